@@ -1,0 +1,65 @@
+"""The application factory."""
+
+import os
+
+from flask import Flask, redirect, url_for
+
+from api import health, rest
+from api.config import Config, config_from_env
+from api.errors import register_error_handlers
+from api.extensions import migrate
+from api.logs import configure_logging
+from api.requests import finish_request, start_request
+from models import db
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application; `config` defaults to the one `APP_ENV` names."""
+    app = Flask("api", instance_relative_config=True)
+    load_config(app, config or config_from_env())
+    configure_logging(app)
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def load_config(app: Flask, config: Config) -> None:
+    config.validate()
+    if not config.SQLALCHEMY_DATABASE_URI:
+        os.makedirs(app.instance_path, exist_ok=True)
+        config.SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(app.instance_path, "todos.db")
+    app.config.from_object(config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+
+
+def engine_options(config) -> dict:
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = {}
+    else:
+        options = {
+            "pool_pre_ping": True,
+            "pool_size": config["DB_POOL_SIZE"],
+            "max_overflow": config["DB_MAX_OVERFLOW"],
+        }
+    options.update(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    return options
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(start_request)
+    app.after_request(finish_request)
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(rest.blueprint)
+    app.register_blueprint(health.blueprint)
+    app.add_url_rule("/", "index", lambda: redirect(url_for("api.root")))

@@ -1,0 +1,88 @@
+"""Configuration read from the environment, one class per way of running."""
+
+import os
+
+
+def database_url(url: str | None) -> str | None:
+    """Point PostgreSQL URLs at the psycopg 3 driver."""
+    if url:
+        for scheme in ("postgres://", "postgresql://"):
+            if url.startswith(scheme):
+                return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+class Config:
+    """Production settings. Every value can be set by an environment variable."""
+
+    NAME = "production"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self, **overrides):
+        env = os.environ
+        # None means "an SQLite file in the instance folder", resolved by the factory.
+        self.SQLALCHEMY_DATABASE_URI = database_url(env.get("DATABASE_URL"))
+        self.SECRET_KEY = env.get("SECRET_KEY")
+        self.TOKEN_TTL = int(env.get("TOKEN_TTL", 24 * 3600))
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+        self.LOG_FORMAT = env.get("LOG_FORMAT", "text")
+        self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 5))
+        self.DB_MAX_OVERFLOW = int(env.get("DB_MAX_OVERFLOW", 10))
+        self.RESTX_MASK_HEADER = "X-Fields"
+        self.RESTX_MASK_SWAGGER = True
+        self.RESTX_ERROR_404_HELP = False
+        self.SWAGGER_UI_DOC_EXPANSION = "list"
+        self.SWAGGER_UI_REQUEST_DURATION = True
+        self.SQLALCHEMY_RECORD_QUERIES = False
+        self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", "scrypt")
+        # Errors become JSON responses; tracebacks go to the log, never to a client.
+        self.PROPAGATE_EXCEPTIONS = False
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def validate(self) -> None:
+        if not self.SECRET_KEY:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set it in the environment before starting "
+                f"the API in {self.NAME} mode."
+            )
+
+
+class DevelopmentConfig(Config):
+    """`manage.py run`: the local server on the embedded SQLite default."""
+
+    NAME = "development"
+
+    def __init__(self, **overrides):
+        super().__init__(**overrides)
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-secret"
+
+
+class TestingConfig(Config):
+    """The test suite: an isolated database chosen by the fixtures."""
+
+    NAME = "testing"
+    TESTING = True
+
+    def __init__(self, **overrides):
+        overrides.setdefault("SECRET_KEY", "testing-secret")
+        overrides.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite://")
+        # Let unexpected exceptions reach the test that caused them.
+        overrides.setdefault("PROPAGATE_EXCEPTIONS", None)
+        # A cheap hash keeps the suite fast; production uses scrypt.
+        overrides.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+        super().__init__(**overrides)
+
+
+CONFIGS = {cls.NAME: cls for cls in (Config, DevelopmentConfig, TestingConfig)}
+
+
+def config_from_env() -> Config:
+    """The configuration named by `APP_ENV` (production unless told otherwise)."""
+    name = os.environ.get("APP_ENV", "production")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

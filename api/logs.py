@@ -1,0 +1,47 @@
+"""Log lines that carry the request id, as text or as one JSON object per line."""
+
+import logging
+import sys
+
+import orjson
+from flask import g, has_request_context
+
+_FIELDS = ("request_id", "user_id", "method", "path", "status", "duration_ms")
+
+
+class RequestContextFilter(logging.Filter):
+    def filter(self, record):
+        if not getattr(record, "request_id", None):
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update((name, getattr(record, name)) for name in _FIELDS if hasattr(record, name))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+
+def configure_logging(app) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestContextFilter())
+    if app.config["LOG_FORMAT"] == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    for name in ("api", app.logger.name):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(app.config["LOG_LEVEL"])
+        logger.propagate = False

@@ -1,0 +1,69 @@
+"""Field masks: `X-Fields` (or `?fields=`) in Flask-RESTX syntax, checked before any work.
+
+A mask is parsed and applied to the response model before the handler runs, so a
+bad mask is a 400 that changes nothing. The masked model is kept on `g` so that
+handlers load only the columns and relations the client asked for.
+"""
+
+from flask import current_app, g, request
+from flask_restx.mask import Mask, MaskError
+from sqlalchemy import inspect
+from sqlalchemy.orm import load_only
+from werkzeug.exceptions import BadRequest
+
+FIELDS_PARAM = "fields"
+MASK_DESCRIPTION = (
+    "A field mask in Flask-RESTX syntax, e.g. `{id,title}` or `{name,items{name}}`; "
+    "the same as the X-Fields header, for clients that cannot set headers."
+)
+_CACHE_LIMIT = 512
+_cache: dict[tuple[int, str], dict] = {}
+
+
+def requested_mask() -> str | None:
+    header = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
+    return header or request.args.get(FIELDS_PARAM) or None
+
+
+def masked_model(model: dict, mask: str | None) -> dict:
+    """The fields of `model` that `mask` selects, or 400 when the mask is unusable."""
+    if not mask:
+        return model
+    key = (id(model), mask)
+    fields = _cache.get(key)
+    if fields is None:
+        try:
+            fields = Mask(mask, skip=True).apply(model)
+        except MaskError as error:
+            raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
+        if not fields:
+            raise BadRequest(f"The field mask {mask!r} selects no field of {model.name}.")
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = fields
+    return fields
+
+
+def select_fields(model: dict) -> dict:
+    """Check the request's mask against `model` and remember what it selects."""
+    g.fields = fields = masked_model(model, requested_mask())
+    return fields
+
+
+def wanted(name: str) -> bool:
+    """Whether the response of this request includes the field `name`."""
+    return name in g.get("fields", ())
+
+
+def load_wanted(entity, *always):
+    """A loader option that fetches only the columns of `entity` the response needs."""
+    fields = g.get("fields")
+    columns = inspect(entity).columns
+    names = set(always)
+    for name, field in (fields or {}).items():
+        attribute = getattr(field, "attribute", None) or name
+        if isinstance(attribute, str) and attribute in columns:
+            names.add(attribute)
+    if not fields:
+        names.update(column.key for column in columns)
+    return load_only(*(getattr(entity, name) for name in sorted(names)))

@@ -1,0 +1,41 @@
+"""The Namespace every module of `namespaces/` uses.
+
+It is Flask-RESTX's own, with `marshal_with` that checks the field mask before the
+handler runs and accepts it in the `fields` query parameter too.
+"""
+
+from functools import wraps
+from http import HTTPStatus
+
+import flask_restx
+from flask import Response
+from flask_restx import marshal
+from flask_restx.utils import merge, unpack
+
+from api.masks import FIELDS_PARAM, MASK_DESCRIPTION, select_fields
+
+
+class Namespace(flask_restx.Namespace):
+    def marshal_with(self, fields, as_list=False, code=HTTPStatus.OK, description=None, **kwargs):
+        def wrapper(func):
+            @wraps(func)
+            def marshalled(*args, **kw):
+                masked = select_fields(fields)
+                response = func(*args, **kw)
+                if isinstance(response, Response):
+                    return response
+                data, status, headers = unpack(response)
+                return marshal(data, masked), status, headers
+
+            documented = [fields] if as_list else fields
+            doc = {
+                "responses": {str(code): (description, documented, kwargs)},
+                "__mask__": True,
+                "params": {
+                    FIELDS_PARAM: {"in": "query", "type": "string", "description": MASK_DESCRIPTION}
+                },
+            }
+            marshalled.__apidoc__ = merge(getattr(func, "__apidoc__", {}), doc)
+            return marshalled
+
+        return wrapper

@@ -1,0 +1,49 @@
+"""The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces."""
+
+from flask import Blueprint
+from flask_restx import Api
+from sqlalchemy.exc import OperationalError
+
+from api.auth import REALM, authorizations
+from api.errors import DATABASE_UNAVAILABLE, error_model
+from api.representation import output_json
+from api.requests import require_json_body
+from namespaces.auth import ns as auth_ns
+from namespaces.todos import ns as todos_ns
+
+URL_PREFIX = "/api/v1"
+
+
+class RestApi(Api):
+    def unauthorized(self, response):
+        # Keep the challenge the authentication mechanism chose instead of Basic.
+        response.headers.setdefault("WWW-Authenticate", f'Bearer realm="{REALM}"')
+        return response
+
+
+blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
+blueprint.before_request(require_json_body)
+
+api = RestApi(
+    blueprint,
+    version="1.0",
+    title="Todos and bucket lists API",
+    description=(
+        "Keep todos and bucket lists. Authenticate with an API key (`X-API-KEY`) or a "
+        "bearer token from `POST /auth/login`. Every response honours the `X-Fields` mask."
+    ),
+    doc="/",
+    authorizations=authorizations,
+    validate=True,
+)
+api.representations["application/json"] = output_json
+api.models[error_model.name] = error_model
+
+
+@api.errorhandler(OperationalError)
+def database_unavailable(error):
+    return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
+
+
+api.add_namespace(auth_ns)
+api.add_namespace(todos_ns)

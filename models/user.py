@@ -1,0 +1,89 @@
+"""Accounts and the credentials that authenticate them."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .base import db, utcnow
+
+API_KEY_PREFIX = "tdk_"
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 hex digest under which a token or key is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, so the unique index makes emails unique case-insensitively.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        return email.strip().lower()
+
+    def set_password(self, password: str, method: str = "scrypt") -> None:
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class _Credential:
+    """A secret shown once to its owner and kept only as a digest."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.digest, digest(secret))
+
+
+class ApiKey(_Credential, db.Model):
+    __tablename__ = "api_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple["ApiKey", str]:
+        """A new key for `user` and its secret, which is not stored anywhere."""
+        secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key = cls(user_id=user.id, name=name, prefix=secret[:12], digest=digest(secret))
+        return key, secret
+
+
+class AccessToken(_Credential, db.Model):
+    __tablename__ = "access_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    @classmethod
+    def issue(cls, user: User, ttl: int) -> tuple["AccessToken", str]:
+        """A new bearer token for `user` valid for `ttl` seconds, and its secret."""
+        secret = secrets.token_urlsafe(32)
+        now = utcnow()
+        token = cls(
+            user_id=user.id,
+            digest=digest(secret),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        return token, secret
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= utcnow()

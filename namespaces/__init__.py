@@ -1,0 +1,1 @@
+"""One module per Flask-RESTX namespace; `api.rest` adds them to the API."""

@@ -1,0 +1,216 @@
+"""Accounts, bearer tokens and API keys."""
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, request, url_for
+from flask_restx import Resource, abort, fields
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from api.auth import AuthenticationFailed, ProtectedResource, current_credential, current_user
+from api.errors import error_model
+from api.inputs import payload
+from api.namespace import Namespace
+from api.ownership import get_owned_or_404, owned
+from api.pagination import list_parser, paginate
+from models import AccessToken, ApiKey, User, db, utcnow
+
+ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
+
+user = ns.model(
+    "User",
+    {
+        "id": fields.Integer(readonly=True),
+        "email": fields.String(readonly=True, example="ada@example.com"),
+        "created_at": fields.DateTime(readonly=True),
+    },
+)
+credentials = ns.model(
+    "Credentials",
+    {
+        "email": fields.String(required=True, max_length=254, example="ada@example.com"),
+        "password": fields.String(
+            required=True, min_length=8, max_length=1024, example="correct horse battery"
+        ),
+    },
+)
+token = ns.model(
+    "AccessToken",
+    {
+        "access_token": fields.String(required=True),
+        "token_type": fields.String(required=True, example="Bearer"),
+        "expires_in": fields.Integer(required=True, description="Seconds until it expires"),
+    },
+)
+key_input = ns.model(
+    "ApiKeyInput",
+    {"name": fields.String(required=True, min_length=1, max_length=100, example="laptop")},
+)
+key = ns.model(
+    "ApiKey",
+    {
+        "id": fields.Integer(readonly=True),
+        "name": fields.String(readonly=True),
+        "prefix": fields.String(readonly=True, description="The first characters of the key"),
+        "created_at": fields.DateTime(readonly=True),
+    },
+)
+new_key = ns.inherit(
+    "NewApiKey",
+    key,
+    {"key": fields.String(readonly=True, description="The secret, shown this once only")},
+)
+key_list_args = list_parser("id")
+KEY_SORTS = {"id": ApiKey.id}
+
+WRONG_CREDENTIALS = "Wrong email or password."
+
+
+def password_method() -> str:
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+
+
+def verify_login(email: str, password: str) -> User:
+    """The account these credentials open, or 401 that says nothing of which was wrong."""
+    found = db.session.scalars(select(User).where(User.email == User.normalize_email(email)))
+    account = found.first()
+    if account is None:
+        # Spend the time a real check takes, so timing does not tell which emails exist.
+        check_password_hash(_dummy_hash(), password)
+        raise AuthenticationFailed(WRONG_CREDENTIALS, scheme="basic")
+    if not account.check_password(password):
+        raise AuthenticationFailed(WRONG_CREDENTIALS, scheme="basic")
+    return account
+
+
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = password_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not a password", method=method)
+    return _dummy_hashes[method]
+
+
+@ns.route("/register")
+class Register(Resource):
+    @ns.expect(credentials, validate=True)
+    @ns.marshal_with(user, code=201, description="Account created")
+    @ns.response(400, "Invalid email or password", error_model)
+    @ns.response(409, "Email already registered", error_model)
+    def post(self):
+        """Create an account"""
+        data = payload(credentials)
+        try:
+            email = validate_email(data["email"], check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            abort(400, "Input payload validation failed", errors={"email": str(error)})
+        account = User(email=User.normalize_email(email))
+        account.set_password(data["password"], password_method())
+        db.session.add(account)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            abort(409, "An account with this email already exists.")
+        return account, 201, {"Location": url_for("api.auth_me", _external=True)}
+
+
+@ns.route("/login")
+class Login(Resource):
+    @ns.doc(
+        description="Send `{email, password}` as JSON, or the same as HTTP Basic credentials.",
+        security=[{"basic": []}],
+    )
+    @ns.expect(credentials, validate=False)
+    @ns.marshal_with(token, description="A bearer token for the Authorization header")
+    @ns.response(400, "Missing or malformed credentials", error_model)
+    @ns.response(401, "Wrong email or password", error_model)
+    def post(self):
+        """Exchange an email and password for a bearer token"""
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":
+            email, password = basic.username or "", basic.password or ""
+        else:
+            credentials.validate(request.get_json(silent=True))
+            data = payload(credentials)
+            email, password = data["email"], data["password"]
+        account = verify_login(email, password)
+        ttl = current_app.config["TOKEN_TTL"]
+        db.session.execute(
+            delete(AccessToken).where(
+                AccessToken.user_id == account.id, AccessToken.expires_at <= utcnow()
+            )
+        )
+        issued, secret = AccessToken.issue(account, ttl)
+        db.session.add(issued)
+        db.session.commit()
+        return {"access_token": secret, "token_type": "Bearer", "expires_in": ttl}
+
+
+@ns.route("/logout")
+class Logout(ProtectedResource):
+    @ns.response(204, "Token revoked")
+    @ns.response(400, "The call was made with an API key, not a bearer token", error_model)
+    def post(self):
+        """Revoke the bearer token that makes this call"""
+        credential = current_credential()
+        if credential.kind != "bearer":
+            abort(400, "Logout revokes bearer tokens; revoke API keys with DELETE /auth/keys/{id}.")
+        db.session.execute(delete(AccessToken).where(AccessToken.id == credential.id))
+        db.session.commit()
+        return None, 204
+
+
+@ns.route("/me")
+class Me(ProtectedResource):
+    @ns.marshal_with(user)
+    def get(self):
+        """Show the caller's account"""
+        return current_user()
+
+
+@ns.route("/keys/")
+class KeyList(ProtectedResource):
+    @ns.expect(key_list_args)
+    @ns.marshal_list_with(key)
+    @ns.response(400, "Invalid query arguments", error_model)
+    def get(self):
+        """List the caller's API keys (never their secrets)"""
+        return paginate(owned(ApiKey), key_list_args.parse_args(), KEY_SORTS)
+
+    @ns.expect(key_input, validate=True)
+    @ns.marshal_with(new_key, code=201, description="Key created; its secret is shown only now")
+    @ns.response(400, "Invalid name", error_model)
+    def post(self):
+        """Create an API key"""
+        created, secret = ApiKey.issue(current_user(), payload(key_input)["name"])
+        db.session.add(created)
+        db.session.commit()
+        location = url_for("api.auth_key", id=created.id, _external=True)
+        response = {
+            "id": created.id,
+            "name": created.name,
+            "prefix": created.prefix,
+            "key": secret,
+            "created_at": created.created_at,
+        }
+        return response, 201, {"Location": location}
+
+
+@ns.route("/keys/<int:id>")
+@ns.param("id", "The key's id")
+@ns.response(404, "API key not found", error_model)
+class Key(ProtectedResource):
+    @ns.marshal_with(key)
+    def get(self, id):
+        """Show one of the caller's API keys"""
+        return get_owned_or_404(ApiKey, id, name="API key")
+
+    @ns.response(204, "Key revoked")
+    def delete(self, id):
+        """Revoke an API key"""
+        db.session.delete(get_owned_or_404(ApiKey, id, name="API key"))
+        db.session.commit()
+        return None, 204

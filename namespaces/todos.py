@@ -1,0 +1,115 @@
+"""Todos: the caller's tasks."""
+
+from flask import url_for
+from flask_restx import fields, inputs
+
+import models
+from api.auth import ProtectedResource, current_user
+from api.errors import error_model
+from api.inputs import partial, payload
+from api.masks import load_wanted
+from api.namespace import Namespace
+from api.ownership import get_owned_or_404, owned
+from api.pagination import list_parser, paginate
+from api.urls import ResourceUrl
+from models import db
+
+ns = Namespace("todos", description="The caller's todos")
+
+todo_input = ns.model(
+    "TodoInput",
+    {
+        "title": fields.String(
+            required=True, min_length=1, max_length=200, pattern=r"\S", example="Buy milk"
+        ),
+        "description": fields.String(max_length=10000, default="", example="Semi-skimmed"),
+        "done": fields.Boolean(default=False),
+    },
+)
+todo_patch = partial(ns, todo_input, "TodoPatch")
+todo = ns.inherit(
+    "Todo",
+    todo_input,
+    {
+        "id": fields.Integer(readonly=True),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+        "uri": ResourceUrl("api.todos_todo", id="id"),
+    },
+)
+
+todo_list_args = list_parser("id", "created_at", "title")
+todo_list_args.add_argument(
+    "done", type=inputs.boolean, location="args", help="Only done (true) or open (false) todos."
+)
+todo_list_args.add_argument(
+    "q", type=str, location="args", help="Case-insensitive substring of the title."
+)
+SORTS = {"created_at": models.Todo.created_at, "title": models.Todo.title, "id": models.Todo.id}
+
+
+def find_todo(id: int, *options) -> models.Todo:
+    return get_owned_or_404(models.Todo, id, options=options, name="Todo")
+
+
+@ns.route("/")
+class TodoList(ProtectedResource):
+    @ns.expect(todo_list_args)
+    @ns.marshal_list_with(todo)
+    @ns.response(400, "Invalid query arguments", error_model)
+    def get(self):
+        """List the caller's todos"""
+        args = todo_list_args.parse_args()
+        query = owned(models.Todo)
+        if args["done"] is not None:
+            query = query.where(models.Todo.done == args["done"])
+        if args["q"]:
+            query = query.where(models.Todo.title.icontains(args["q"], autoescape=True))
+        return paginate(query, args, SORTS, options=[load_wanted(models.Todo)])
+
+    @ns.expect(todo_input, validate=True)
+    @ns.marshal_with(todo, code=201, description="Todo created")
+    @ns.response(400, "Invalid todo", error_model)
+    def post(self):
+        """Create a todo"""
+        created = models.Todo(user_id=current_user().id, **payload(todo_input, replace=True))
+        db.session.add(created)
+        db.session.commit()
+        return created, 201, {"Location": url_for("api.todos_todo", id=created.id, _external=True)}
+
+
+@ns.route("/<int:id>")
+@ns.param("id", "The todo's id")
+@ns.response(404, "Todo not found", error_model)
+class Todo(ProtectedResource):
+    @ns.marshal_with(todo)
+    def get(self, id):
+        """Show a todo"""
+        return find_todo(id, load_wanted(models.Todo))
+
+    @ns.expect(todo_input, validate=True)
+    @ns.marshal_with(todo)
+    @ns.response(400, "Invalid todo", error_model)
+    def put(self, id):
+        """Replace a todo"""
+        found = find_todo(id)
+        found.update(payload(todo_input, replace=True))
+        db.session.commit()
+        return found
+
+    @ns.expect(todo_patch, validate=True)
+    @ns.marshal_with(todo)
+    @ns.response(400, "Invalid change", error_model)
+    def patch(self, id):
+        """Change some fields of a todo"""
+        found = find_todo(id)
+        found.update(payload(todo_patch))
+        db.session.commit()
+        return found
+
+    @ns.response(204, "Todo deleted")
+    def delete(self, id):
+        """Delete a todo"""
+        db.session.delete(find_todo(id))
+        db.session.commit()
+        return None, 204
