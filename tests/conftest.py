@@ -140,3 +140,13 @@ def auth_client(client, alice) -> ApiClient:
     """A client logged in as alice."""
     with client.login(alice):
         yield client
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """`manage.py run` on a loopback port with its own SQLite file; yields the base URL."""
+    from tests.live import server
+
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}"}
+    with server("run", env=env, log=tmp_path / "server.log") as url:
+        yield url

@@ -1,0 +1,61 @@
+"""Real server processes for end-to-end tests, on loopback ports, stopped by the test."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server at {url} did not become healthy in {timeout} s")
+
+
+@contextmanager
+def server(*command: str, log: Path, env: dict | None = None, port: int | None = None):
+    """Run `python manage.py <command...> --port PORT` and yield its base URL.
+
+    `env` is added to this process's environment; the server's output goes to `log`.
+    """
+    port = port or free_port()
+    environment = {**os.environ, "APP_ENV": "development", **(env or {})}
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *command, "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
