@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 
 from api import health, rest
 from api.config import Config, config_from_env
+from api.converters import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import migrate
 from api.logs import configure_logging
@@ -22,6 +23,7 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_request_hooks(app)
+    register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     return app
@@ -57,6 +59,10 @@ def register_extensions(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     app.before_request(start_request)
     app.after_request(finish_request)
+
+
+def register_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask_restx import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, tuple_
+from sqlalchemy import func, literal, tuple_
 from werkzeug.exceptions import BadRequest
 
 from models import db
@@ -122,7 +122,8 @@ def paginate(stmt, args: dict, sortable: dict, options=()):
         has_next = False
     else:
         page = cursor.page
-        key, bound = tuple_(*columns), tuple_(*cursor.values)
+        key = tuple_(*columns)
+        bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, cursor.values, strict=True)))
         forward = cursor.direction == NEXT
         beyond = key < bound if descending == forward else key > bound
         limit = per_page + 1 if forward else per_page

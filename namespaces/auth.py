@@ -55,7 +55,7 @@ key = ns.model(
         "created_at": fields.DateTime(readonly=True),
     },
 )
-new_key = ns.inherit(
+new_key = ns.clone(
     "NewApiKey",
     key,
     {"key": fields.String(readonly=True, description="The secret, shown this once only")},

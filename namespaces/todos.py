@@ -27,7 +27,7 @@ todo_input = ns.model(
     },
 )
 todo_patch = partial(ns, todo_input, "TodoPatch")
-todo = ns.inherit(
+todo = ns.clone(
     "Todo",
     todo_input,
     {

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from api import config as settings
 from api.app import create_app
@@ -150,3 +150,40 @@ def live_server(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}"}
     with server("run", env=env, log=tmp_path / "server.log") as url:
         yield url
+
+
+class StatementLog(list):
+    """SQL statements the application ran while `capture()` was active."""
+
+    @contextmanager
+    def capture(self):
+        self.clear()
+        self.parameters = []
+        engine = db.engine
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            self.append(statement)
+            self.parameters.append(parameters)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield self
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    @property
+    def selects(self) -> list[str]:
+        return [s for s in self if s.lstrip().upper().startswith("SELECT")]
+
+    def skipped_rows(self, statement: str) -> int:
+        """The OFFSET a captured statement used (SQLite always writes one, often 0)."""
+        if "OFFSET" not in statement.upper():
+            return 0
+        parameters = self.parameters[self.index(statement)]
+        values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
+        return values[-1]
+
+
+@pytest.fixture
+def statements(app) -> StatementLog:
+    return StatementLog()
