@@ -8,7 +8,7 @@ handlers load only the columns and relations the client asked for.
 from flask import current_app, g, request
 from flask_restx.mask import Mask, MaskError
 from sqlalchemy import inspect
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import BadRequest
 
 FIELDS_PARAM = "fields"
@@ -36,17 +36,27 @@ def masked_model(model: dict, mask: str | None) -> dict:
             fields = Mask(mask, skip=True).apply(model)
         except MaskError as error:
             raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
-        if not fields:
-            raise BadRequest(f"The field mask {mask!r} selects no field of {model.name}.")
+        if _selects_nothing(fields):
+            raise BadRequest(
+                f"The field mask {mask!r} leaves {model.name} or a nested model empty."
+            )
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[key] = fields
     return fields
 
 
-def select_fields(model: dict) -> dict:
+def _selects_nothing(fields: dict) -> bool:
+    """True when the mask leaves the model, or a nested one, with no field at all."""
+    if not fields:
+        return True
+    nested = (_nested_model(field) for field in fields.values())
+    return any(model is not None and _selects_nothing(model) for model in nested)
+
+
+def select_fields(model: dict, default_mask: str | None = None) -> dict:
     """Check the request's mask against `model` and remember what it selects."""
-    g.fields = fields = masked_model(model, requested_mask())
+    g.fields = fields = masked_model(model, requested_mask() or default_mask)
     return fields
 
 
@@ -55,15 +65,31 @@ def wanted(name: str) -> bool:
     return name in g.get("fields", ())
 
 
-def load_wanted(entity, *always):
-    """A loader option that fetches only the columns of `entity` the response needs."""
-    fields = g.get("fields")
-    columns = inspect(entity).columns
-    names = set(always)
+def _nested_model(field) -> dict | None:
+    field = getattr(field, "container", field)
+    nested = getattr(field, "nested", None)
+    return getattr(nested, "resolved", nested)
+
+
+def load_wanted(entity, fields: dict | None = None) -> list:
+    """Loader options that fetch only what the response needs, relations included.
+
+    Columns the masked model leaves out are not loaded; a relation the mask keeps is
+    loaded for all rows at once (`selectinload`), itself restricted the same way.
+    """
+    fields = g.get("fields") if fields is None else fields
+    mapper = inspect(entity)
+    columns, options = set(), []
     for name, field in (fields or {}).items():
         attribute = getattr(field, "attribute", None) or name
-        if isinstance(attribute, str) and attribute in columns:
-            names.add(attribute)
-    if not fields:
-        names.update(column.key for column in columns)
-    return load_only(*(getattr(entity, name) for name in sorted(names)))
+        if not isinstance(attribute, str):
+            continue
+        columns.update(getattr(field, "depends_on", ()))
+        if attribute in mapper.column_attrs:
+            columns.add(attribute)
+        elif attribute in mapper.relationships:
+            target = mapper.relationships[attribute].mapper.class_
+            loader = selectinload(getattr(entity, attribute))
+            options.append(loader.options(*load_wanted(target, _nested_model(field) or {})))
+    columns.update(column.key for column in mapper.primary_key)
+    return [load_only(*(getattr(entity, name) for name in sorted(columns))), *options]

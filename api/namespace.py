@@ -16,11 +16,21 @@ from api.masks import FIELDS_PARAM, MASK_DESCRIPTION, select_fields
 
 
 class Namespace(flask_restx.Namespace):
-    def marshal_with(self, fields, as_list=False, code=HTTPStatus.OK, description=None, **kwargs):
+    def marshal_with(
+        self,
+        fields,
+        as_list=False,
+        code=HTTPStatus.OK,
+        description=None,
+        default_mask: str | None = None,
+        **kwargs,
+    ):
+        """Marshal with `fields`, masked by the request or else by `default_mask`."""
+
         def wrapper(func):
             @wraps(func)
             def marshalled(*args, **kw):
-                masked = select_fields(fields)
+                masked = select_fields(fields, default_mask)
                 response = func(*args, **kw)
                 if isinstance(response, Response):
                     return response
@@ -30,7 +40,7 @@ class Namespace(flask_restx.Namespace):
             documented = [fields] if as_list else fields
             doc = {
                 "responses": {str(code): (description, documented, kwargs)},
-                "__mask__": True,
+                "__mask__": default_mask or True,
                 "params": {
                     FIELDS_PARAM: {"in": "query", "type": "string", "description": MASK_DESCRIPTION}
                 },

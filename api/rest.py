@@ -9,6 +9,7 @@ from api.errors import DATABASE_UNAVAILABLE, error_model
 from api.representation import output_json
 from api.requests import require_json_body
 from namespaces.auth import ns as auth_ns
+from namespaces.bucketlist import ns as bucketlist_ns
 from namespaces.todos import ns as todos_ns
 
 URL_PREFIX = "/api/v1"
@@ -47,3 +48,4 @@ def database_unavailable(error):
 
 api.add_namespace(auth_ns)
 api.add_namespace(todos_ns)
+api.add_namespace(bucketlist_ns)

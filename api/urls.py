@@ -16,6 +16,11 @@ class ResourceUrl(fields.Url):
         super().__init__(endpoint, absolute=True, readonly=True)
         self.arguments = arguments or {"id": "id"}
 
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The attributes the URL is built from, which must be loaded."""
+        return tuple(self.arguments.values())
+
     def output(self, key, obj, **kwargs):
         values = {name: get_value(attribute, obj) for name, attribute in self.arguments.items()}
         return url_for(self.endpoint, _external=True, **values)

@@ -1,7 +1,7 @@
 """Bucket lists and their items."""
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from .base import Timestamped, db
 
@@ -47,3 +47,13 @@ class Item(Timestamped, db.Model):
     done: Mapped[bool] = mapped_column(Boolean, default=False)
 
     bucket: Mapped[Bucket] = relationship(back_populates="items", lazy="raise_on_sql")
+
+
+# Counted in SQL, in the same statement as the bucket, and only when asked for.
+Bucket.item_count = column_property(
+    select(func.count(Item.id))
+    .where(Item.bucket_id == Bucket.id)
+    .correlate_except(Item)
+    .scalar_subquery(),
+    deferred=True,
+)

@@ -65,7 +65,7 @@ class TodoList(ProtectedResource):
             query = query.where(models.Todo.done == args["done"])
         if args["q"]:
             query = query.where(models.Todo.title.icontains(args["q"], autoescape=True))
-        return paginate(query, args, SORTS, options=[load_wanted(models.Todo)])
+        return paginate(query, args, SORTS, options=load_wanted(models.Todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo, code=201, description="Todo created")
@@ -85,7 +85,7 @@ class Todo(ProtectedResource):
     @ns.marshal_with(todo)
     def get(self, id):
         """Show a todo"""
-        return find_todo(id, load_wanted(models.Todo))
+        return find_todo(id, *load_wanted(models.Todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo)

@@ -20,6 +20,18 @@ PROTECTED = [
     ("put", "/todos/1"),
     ("patch", "/todos/1"),
     ("delete", "/todos/1"),
+    ("get", "/bucketlists/"),
+    ("post", "/bucketlists/"),
+    ("get", "/bucketlists/1"),
+    ("put", "/bucketlists/1"),
+    ("patch", "/bucketlists/1"),
+    ("delete", "/bucketlists/1"),
+    ("get", "/bucketlists/1/items/"),
+    ("post", "/bucketlists/1/items/"),
+    ("get", "/bucketlists/1/items/1"),
+    ("put", "/bucketlists/1/items/1"),
+    ("patch", "/bucketlists/1/items/1"),
+    ("delete", "/bucketlists/1/items/1"),
 ]
 
 

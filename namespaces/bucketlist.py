@@ -1,0 +1,231 @@
+"""Bucket lists: named lists of things to do some day, each holding items."""
+
+from flask import url_for
+from flask_restx import fields, inputs
+from sqlalchemy.orm.attributes import set_committed_value
+
+import models
+from api.auth import ProtectedResource, current_user
+from api.errors import error_model
+from api.inputs import partial, payload
+from api.masks import load_wanted
+from api.namespace import Namespace
+from api.ownership import get_owned_or_404, owned
+from api.pagination import list_parser, paginate
+from api.urls import ResourceUrl
+from models import db
+
+ns = Namespace("bucketlist", path="/bucketlists", description="The caller's bucket lists")
+
+item_input = ns.model(
+    "ItemInput",
+    {
+        "name": fields.String(
+            required=True, min_length=1, max_length=200, pattern=r"\S", example="See the aurora"
+        ),
+        "description": fields.String(max_length=10000, default="", example="From Tromsø"),
+        "done": fields.Boolean(default=False),
+    },
+)
+item_patch = partial(ns, item_input, "ItemPatch")
+item = ns.clone(
+    "Item",
+    item_input,
+    {
+        "id": fields.Integer(readonly=True),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+        "uri": ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id"),
+    },
+)
+bucket_input = ns.model(
+    "BucketInput",
+    {
+        "name": fields.String(
+            required=True, min_length=1, max_length=100, pattern=r"\S", example="Travel"
+        ),
+        "description": fields.String(max_length=10000, default="", example="Places to go"),
+    },
+)
+bucket_patch = partial(ns, bucket_input, "BucketPatch")
+bucket = ns.clone(
+    "Bucket",
+    bucket_input,
+    {
+        "id": fields.Integer(readonly=True),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+        "uri": ResourceUrl("api.bucketlist_bucket", id="id"),
+        "item_count": fields.Integer(readonly=True),
+        "items": fields.List(fields.Nested(item), readonly=True),
+    },
+)
+# Lists leave each bucket's items out unless the mask asks for them.
+BUCKET_LIST_MASK = "{" + ",".join(name for name in bucket if name != "items") + "}"
+
+bucket_list_args = list_parser("id", "created_at", "name")
+bucket_list_args.add_argument(
+    "q", type=str, location="args", help="Case-insensitive substring of the name."
+)
+item_list_args = bucket_list_args.copy()
+item_list_args.add_argument(
+    "done", type=inputs.boolean, location="args", help="Only done (true) or open (false) items."
+)
+BUCKET_SORTS = {
+    "created_at": models.Bucket.created_at,
+    "name": models.Bucket.name,
+    "id": models.Bucket.id,
+}
+ITEM_SORTS = {"created_at": models.Item.created_at, "name": models.Item.name, "id": models.Item.id}
+
+
+def find_bucket(id: int, *options) -> models.Bucket:
+    return get_owned_or_404(models.Bucket, id, options=options, name="Bucket list")
+
+
+def find_item(bucket_id: int, item_id: int, *options) -> models.Item:
+    find_bucket(bucket_id)
+    return get_owned_or_404(
+        models.Item, item_id, models.Item.bucket_id == bucket_id, options=options, name="Item"
+    )
+
+
+def named(query, model, args):
+    if args["q"]:
+        query = query.where(model.name.icontains(args["q"], autoescape=True))
+    return query
+
+
+@ns.route("/")
+class BucketList(ProtectedResource):
+    @ns.doc(description="Each bucket's `items` are left out unless the mask asks for them.")
+    @ns.expect(bucket_list_args)
+    @ns.marshal_list_with(bucket, default_mask=BUCKET_LIST_MASK)
+    @ns.response(400, "Invalid query arguments", error_model)
+    def get(self):
+        """List the caller's bucket lists"""
+        args = bucket_list_args.parse_args()
+        query = named(owned(models.Bucket), models.Bucket, args)
+        return paginate(query, args, BUCKET_SORTS, options=load_wanted(models.Bucket))
+
+    @ns.expect(bucket_input, validate=True)
+    @ns.marshal_with(bucket, code=201, description="Bucket list created")
+    @ns.response(400, "Invalid bucket list", error_model)
+    def post(self):
+        """Create a bucket list"""
+        created = models.Bucket(user_id=current_user().id, **payload(bucket_input, replace=True))
+        db.session.add(created)
+        db.session.commit()
+        # A new bucket is empty: say so without asking the database.
+        set_committed_value(created, "items", [])
+        set_committed_value(created, "item_count", 0)
+        location = url_for("api.bucketlist_bucket", id=created.id, _external=True)
+        return created, 201, {"Location": location}
+
+
+@ns.route("/<int:id>")
+@ns.param("id", "The bucket list's id")
+@ns.response(404, "Bucket list not found", error_model)
+class Bucket(ProtectedResource):
+    @ns.marshal_with(bucket)
+    def get(self, id):
+        """Show a bucket list with its items"""
+        return find_bucket(id, *load_wanted(models.Bucket))
+
+    @ns.expect(bucket_input, validate=True)
+    @ns.marshal_with(bucket)
+    @ns.response(400, "Invalid bucket list", error_model)
+    def put(self, id):
+        """Replace a bucket list's name and description"""
+        return self.change(id, payload(bucket_input, replace=True))
+
+    @ns.expect(bucket_patch, validate=True)
+    @ns.marshal_with(bucket)
+    @ns.response(400, "Invalid change", error_model)
+    def patch(self, id):
+        """Change some fields of a bucket list"""
+        return self.change(id, payload(bucket_patch))
+
+    @ns.response(204, "Bucket list and its items deleted")
+    def delete(self, id):
+        """Delete a bucket list and its items"""
+        db.session.delete(find_bucket(id))
+        db.session.commit()
+        return None, 204
+
+    @staticmethod
+    def change(id: int, data: dict) -> models.Bucket:
+        found = find_bucket(id, *load_wanted(models.Bucket))
+        found.update(data)
+        db.session.commit()
+        return found
+
+
+@ns.route("/<int:id>/items/")
+@ns.param("id", "The bucket list's id")
+@ns.response(404, "Bucket list not found", error_model)
+class ItemList(ProtectedResource):
+    @ns.expect(item_list_args)
+    @ns.marshal_list_with(item)
+    @ns.response(400, "Invalid query arguments", error_model)
+    def get(self, id):
+        """List the items of a bucket list"""
+        args = item_list_args.parse_args()
+        find_bucket(id)
+        query = named(owned(models.Item), models.Item, args).where(models.Item.bucket_id == id)
+        if args["done"] is not None:
+            query = query.where(models.Item.done == args["done"])
+        return paginate(query, args, ITEM_SORTS, options=load_wanted(models.Item))
+
+    @ns.expect(item_input, validate=True)
+    @ns.marshal_with(item, code=201, description="Item created")
+    @ns.response(400, "Invalid item", error_model)
+    def post(self, id):
+        """Add an item to a bucket list"""
+        find_bucket(id)
+        created = models.Item(
+            bucket_id=id, user_id=current_user().id, **payload(item_input, replace=True)
+        )
+        db.session.add(created)
+        db.session.commit()
+        location = url_for("api.bucketlist_item", id=id, item_id=created.id, _external=True)
+        return created, 201, {"Location": location}
+
+
+@ns.route("/<int:id>/items/<int:item_id>")
+@ns.param("id", "The bucket list's id")
+@ns.param("item_id", "The item's id")
+@ns.response(404, "Bucket list or item not found", error_model)
+class Item(ProtectedResource):
+    @ns.marshal_with(item)
+    def get(self, id, item_id):
+        """Show an item"""
+        return find_item(id, item_id, *load_wanted(models.Item))
+
+    @ns.expect(item_input, validate=True)
+    @ns.marshal_with(item)
+    @ns.response(400, "Invalid item", error_model)
+    def put(self, id, item_id):
+        """Replace an item"""
+        return self.change(id, item_id, payload(item_input, replace=True))
+
+    @ns.expect(item_patch, validate=True)
+    @ns.marshal_with(item)
+    @ns.response(400, "Invalid change", error_model)
+    def patch(self, id, item_id):
+        """Change some fields of an item"""
+        return self.change(id, item_id, payload(item_patch))
+
+    @ns.response(204, "Item deleted")
+    def delete(self, id, item_id):
+        """Delete an item"""
+        db.session.delete(find_item(id, item_id))
+        db.session.commit()
+        return None, 204
+
+    @staticmethod
+    def change(id: int, item_id: int, data: dict) -> models.Item:
+        found = find_item(id, item_id)
+        found.update(data)
+        db.session.commit()
+        return found

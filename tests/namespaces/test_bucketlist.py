@@ -1,0 +1,288 @@
+import pytest
+from sqlalchemy import func, insert, select
+
+from models import Bucket, Item, db, utcnow
+
+BUCKETS = "/api/v1/bucketlists/"
+
+
+def bucket_url(id) -> str:
+    return f"{BUCKETS}{id}"
+
+
+def items_url(bucket_id) -> str:
+    return f"{BUCKETS}{bucket_id}/items/"
+
+
+def item_url(bucket_id, item_id) -> str:
+    return f"{BUCKETS}{bucket_id}/items/{item_id}"
+
+
+def create_bucket(client, **fields):
+    response = client.post(BUCKETS, json={"name": "Travel", **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def create_item(client, bucket_id, **fields):
+    response = client.post(items_url(bucket_id), json={"name": "See the aurora", **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def bulk_items(user_id: int, bucket_id: int, n: int) -> None:
+    now = utcnow()
+    rows = [
+        {"bucket_id": bucket_id, "user_id": user_id, "name": f"item {i:04}", "description": "",
+         "done": i % 2 == 0, "created_at": now, "updated_at": now}
+        for i in range(n)
+    ]  # fmt: skip
+    db.session.execute(insert(Item), rows)
+    db.session.commit()
+
+
+class TestBuckets:
+    def test_create(self, auth_client):
+        response = auth_client.post(BUCKETS, json={"name": "Travel"})
+        assert response.status_code == 201
+        body = response.get_json()
+        assert set(body) == {
+            "id", "name", "description", "created_at", "updated_at", "uri", "item_count", "items"
+        }  # fmt: skip
+        assert body["items"] == [] and body["item_count"] == 0 and body["description"] == ""
+        assert body["uri"] == f"http://localhost/api/v1/bucketlists/{body['id']}"
+        assert response.headers["Location"] == body["uri"]
+
+    def test_get_includes_the_items(self, auth_client):
+        bucket = create_bucket(auth_client)
+        first = create_item(auth_client, bucket["id"], name="one")
+        create_item(auth_client, bucket["id"], name="two", done=True)
+        body = auth_client.get(bucket_url(bucket["id"])).get_json()
+        assert body["item_count"] == 2
+        assert [i["name"] for i in body["items"]] == ["one", "two"]
+        assert body["items"][0] == first
+
+    def test_put_replaces_name_and_description(self, auth_client):
+        bucket = create_bucket(auth_client, description="old")
+        create_item(auth_client, bucket["id"])
+        body = auth_client.put(bucket_url(bucket["id"]), json={"name": "Sports"}).get_json()
+        assert (body["name"], body["description"], body["item_count"]) == ("Sports", "", 1)
+        assert len(body["items"]) == 1
+
+    def test_patch(self, auth_client):
+        bucket = create_bucket(auth_client, description="keep")
+        body = auth_client.patch(bucket_url(bucket["id"]), json={"name": "Renamed"}).get_json()
+        assert (body["name"], body["description"]) == ("Renamed", "keep")
+
+    def test_delete_removes_the_items_in_the_database(self, auth_client, alice):
+        bucket = create_bucket(auth_client)
+        other = create_bucket(auth_client, name="Other")
+        bulk_items(alice.user.id, bucket["id"], 5)
+        create_item(auth_client, other["id"])
+        response = auth_client.delete(bucket_url(bucket["id"]))
+        assert response.status_code == 204
+        assert auth_client.get(bucket_url(bucket["id"])).status_code == 404
+        assert auth_client.get(items_url(bucket["id"])).status_code == 404
+        assert db.session.scalars(select(Item.bucket_id)).all() == [other["id"]]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({}, "name"), ({"name": ""}, "name"), ({"name": " "}, "name"),
+            ({"name": "x" * 101}, "name"), ({"name": 3}, "name"),
+            ({"name": "ok", "description": 3}, "description"),
+        ],
+    )  # fmt: skip
+    def test_validation(self, auth_client, body, field):
+        response = auth_client.post(BUCKETS, json=body)
+        assert response.status_code == 400
+        assert field in response.get_json()["errors"]
+        assert count(Bucket) == 0
+
+    def test_fields_a_client_may_not_set_are_ignored(self, auth_client):
+        bucket = create_bucket(
+            auth_client, id=99, item_count=50, items=[{"name": "sneaky"}], user_id=2
+        )
+        assert bucket["id"] != 99 and bucket["item_count"] == 0 and bucket["items"] == []
+        assert count(Item) == 0
+
+
+class TestItems:
+    def test_create_and_get(self, auth_client):
+        bucket = create_bucket(auth_client)
+        response = auth_client.post(items_url(bucket["id"]), json={"name": "Climb"})
+        assert response.status_code == 201
+        body = response.get_json()
+        assert set(body) == {
+            "id", "name", "description", "done", "created_at", "updated_at", "uri"
+        }  # fmt: skip
+        assert body["uri"] == f"http://localhost{item_url(bucket['id'], body['id'])}"
+        assert response.headers["Location"] == body["uri"]
+        assert auth_client.get(item_url(bucket["id"], body["id"])).get_json() == body
+
+    def test_put_patch_delete(self, auth_client):
+        bucket = create_bucket(auth_client)
+        item = create_item(auth_client, bucket["id"], description="d", done=True)
+        url = item_url(bucket["id"], item["id"])
+        put = auth_client.put(url, json={"name": "New"}).get_json()
+        assert (put["name"], put["description"], put["done"]) == ("New", "", False)
+        patched = auth_client.patch(url, json={"done": True}).get_json()
+        assert (patched["name"], patched["done"]) == ("New", True)
+        assert auth_client.patch(url, json={"name": None}).status_code == 400
+        assert auth_client.delete(url).status_code == 204
+        assert auth_client.get(url).status_code == 404
+        assert auth_client.get(bucket_url(bucket["id"])).get_json()["item_count"] == 0
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [({}, "name"), ({"name": "x" * 201}, "name"), ({"name": "ok", "done": "no"}, "done")],
+    )
+    def test_validation(self, auth_client, body, field):
+        bucket = create_bucket(auth_client)
+        response = auth_client.post(items_url(bucket["id"]), json=body)
+        assert response.status_code == 400
+        assert field in response.get_json()["errors"]
+        assert count(Item) == 0
+
+    def test_items_of_a_missing_bucket(self, auth_client):
+        assert auth_client.get(items_url(404)).status_code == 404
+        response = auth_client.post(items_url(404), json={"name": "x"})
+        assert response.status_code == 404
+        assert response.get_json()["message"] == "Bucket list 404 not found."
+        assert count(Item) == 0
+
+    @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+    def test_an_item_through_another_bucket_of_the_same_owner_is_404(self, auth_client, method):
+        home = create_bucket(auth_client, name="Home")
+        away = create_bucket(auth_client, name="Away")
+        item = create_item(auth_client, home["id"])
+        response = getattr(auth_client, method)(
+            item_url(away["id"], item["id"]), json={"name": "x"}
+        )
+        assert response.status_code == 404
+        assert auth_client.get(item_url(home["id"], item["id"])).get_json() == item
+
+    def test_list_filters_and_sorts(self, auth_client, alice):
+        bucket = create_bucket(auth_client)
+        bulk_items(alice.user.id, bucket["id"], 30)
+        response = auth_client.get(items_url(bucket["id"]) + "?done=true&q=ITEM 000&sort=-name")
+        assert [i["name"] for i in response.get_json()] == [
+            "item 0008", "item 0006", "item 0004", "item 0002", "item 0000"
+        ]  # fmt: skip
+        assert response.headers["X-Total-Count"] == "5"
+        page = auth_client.get(items_url(bucket["id"]) + "?per_page=7&page=5")
+        assert len(page.get_json()) == 2
+        assert 'rel="prev"' in page.headers["Link"] and 'rel="next"' not in page.headers["Link"]
+
+
+class TestBucketLists:
+    def test_list_leaves_items_out_unless_asked(self, auth_client):
+        bucket = create_bucket(auth_client)
+        create_item(auth_client, bucket["id"])
+        [listed] = auth_client.get(BUCKETS).get_json()
+        assert "items" not in listed and listed["item_count"] == 1
+        [with_items] = auth_client.get(BUCKETS, headers={"X-Fields": "{id,items{name}}"}).get_json()
+        assert with_items == {"id": bucket["id"], "items": [{"name": "See the aurora"}]}
+
+    def test_the_spec_says_which_lists_include_items(self, client):
+        spec = client.get("/api/v1/swagger.json").get_json()
+        operation = spec["paths"]["/bucketlists/"]["get"]
+        assert "items" in operation["description"]
+        [mask] = [p for p in operation["parameters"] if p["name"] == "X-Fields"]
+        assert "items" not in mask["default"] and "item_count" in mask["default"]
+
+    def test_filter_and_sort(self, auth_client):
+        for name in ["Travel", "Sports", "travel light"]:
+            create_bucket(auth_client, name=name)
+        names = [b["name"] for b in auth_client.get(BUCKETS + "?q=TRAVEL&sort=-name").get_json()]
+        assert names == ["travel light", "Travel"]
+
+    def test_pagination(self, auth_client):
+        for i in range(5):
+            create_bucket(auth_client, name=f"b{i}")
+        response = auth_client.get(BUCKETS + "?per_page=2")
+        assert response.headers["X-Total-Count"] == "5"
+        assert [b["name"] for b in response.get_json()] == ["b0", "b1"]
+        assert 'rel="next"' in response.headers["Link"]
+
+
+class TestNestedMasks:
+    def test_bucket_with_nested_mask(self, auth_client):
+        bucket = create_bucket(auth_client)
+        create_item(auth_client, bucket["id"], name="one")
+        create_item(auth_client, bucket["id"], name="two")
+        response = auth_client.get(
+            bucket_url(bucket["id"]), headers={"X-Fields": "{name,items{name}}"}
+        )
+        assert response.get_json() == {
+            "name": "Travel",
+            "items": [{"name": "one"}, {"name": "two"}],
+        }
+
+    def test_list_with_a_flat_mask(self, auth_client):
+        create_bucket(auth_client)
+        body = auth_client.get(BUCKETS, query_string={"fields": "{id,name}"}).get_json()
+        assert [set(b) for b in body] == [{"id", "name"}]
+
+    @pytest.mark.parametrize(
+        "mask", ["{name{x}}", "{items{name{x}}}", "{items{nothing}}", "{items"]
+    )
+    def test_bad_nested_masks_are_400(self, auth_client, mask):
+        bucket = create_bucket(auth_client)
+        response = auth_client.get(bucket_url(bucket["id"]), headers={"X-Fields": mask})
+        assert response.status_code == 400
+        assert response.get_json()["message"]
+
+    def test_nested_masks_load_only_the_needed_columns(self, auth_client, statements):
+        bucket = create_bucket(auth_client, description="long text")
+        create_item(auth_client, bucket["id"], description="more long text")
+        with statements.capture():
+            auth_client.get(bucket_url(bucket["id"]), headers={"X-Fields": "{name,items{name}}"})
+        joined = "\n".join(statements.selects)
+        assert "items.name" in joined and "buckets.name" in joined
+        assert "description" not in joined and "count(" not in joined.lower()
+        with statements.capture():
+            auth_client.get(bucket_url(bucket["id"]), headers={"X-Fields": "{name}"})
+        assert not any("FROM items" in s for s in statements.selects if "count(" not in s.lower())
+
+
+class TestStatementCounts:
+    """Lists and nested items load in a constant number of SQL statements."""
+
+    def test_a_page_of_100_buckets_with_their_items(self, auth_client, alice, statements):
+        now = utcnow()
+        db.session.execute(
+            insert(Bucket),
+            [{"user_id": alice.user.id, "name": f"b{i}", "description": "",
+              "created_at": now, "updated_at": now} for i in range(100)],
+        )  # fmt: skip
+        for bucket_id in db.session.scalars(select(Bucket.id)).all():
+            bulk_items(alice.user.id, bucket_id, 3)
+        with statements.capture():
+            response = auth_client.get(BUCKETS + "?per_page=100", headers={"X-Fields": "*"})
+        body = response.get_json()
+        assert len(body) == 100 and all(len(b["items"]) == 3 for b in body)
+        assert all(b["item_count"] == 3 for b in body)
+        # credential, count, page, items of the page
+        assert len(statements) == 4, statements
+
+    def test_a_bucket_with_1000_items(self, auth_client, alice, statements):
+        bucket = create_bucket(auth_client)
+        bulk_items(alice.user.id, bucket["id"], 1000)
+        with statements.capture():
+            body = auth_client.get(bucket_url(bucket["id"])).get_json()
+        assert len(body["items"]) == 1000 and body["item_count"] == 1000
+        # credential, bucket with its count, its items
+        assert len(statements) == 3, statements
+
+    def test_a_page_of_items(self, auth_client, alice, statements):
+        bucket = create_bucket(auth_client)
+        bulk_items(alice.user.id, bucket["id"], 150)
+        with statements.capture():
+            assert len(auth_client.get(items_url(bucket["id"]) + "?per_page=100").get_json()) == 100
+        # credential, bucket ownership, count, page
+        assert len(statements) == 4, statements
