@@ -2,7 +2,9 @@
 
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+# Id columns are INTEGER: 64 bits on SQLite but 32 on PostgreSQL, where a larger
+# value in a query is an error rather than a miss.
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
