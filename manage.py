@@ -1,12 +1,20 @@
 """The command line: `python manage.py --help`."""
 
 import os
+import secrets
+import time
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
+from flask_migrate import upgrade
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from api.config import DevelopmentConfig, config_from_env
+from api.tools import seed as seeding
+from models import ApiKey, User, db
 
 
 def make_app():
@@ -27,14 +35,106 @@ cli.add_command(shell_command)
 @click.option("--reload/--no-reload", default=False, help="Restart when the code changes.")
 def run(host, port, reload):
     """Apply pending migrations, then start the development server."""
-    from flask import current_app
-    from flask_migrate import upgrade
     from werkzeug.serving import run_simple
 
     upgrade()
     click.echo(f"Swagger UI: http://{host}:{port}/api/v1/")
     app = current_app._get_current_object()
     run_simple(host, port, app, use_reloader=reload, threaded=True)
+
+
+def password_method() -> str:
+    return current_app.config["PASSWORD_HASH_METHOD"]
+
+
+def issue_key(user: User, name: str) -> str:
+    key, secret = ApiKey.issue(user, name)
+    db.session.add(key)
+    db.session.commit()
+    return secret
+
+
+@cli.command("seed")
+@click.option("--users", default=1, show_default=True, type=click.IntRange(1), help="Accounts.")
+@click.option("--todos", default=100, show_default=True, type=click.IntRange(0), help="Per user.")
+@click.option("--buckets", default=100, show_default=True, type=click.IntRange(0), help="Per user.")
+@click.option(
+    "--items",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Per user, spread over the user's buckets.",
+)
+@click.option("--seed", "seed_value", type=int, help="Draw the same content again.  [default: new]")
+def seed(users, todos, buckets, items, seed_value):
+    """Add demo accounts, todos and bucket lists, in bulk.
+
+    Applies pending migrations first. Prints the first account's email and password,
+    and a new API key for it.
+    """
+    plan = seeding.Plan(users, todos, buckets, items)
+    if plan.items and not plan.buckets:
+        raise click.UsageError("--items needs at least one bucket (--buckets 1 or more).")
+    if seed_value is None:
+        seed_value = secrets.randbelow(2**31)
+    upgrade()
+    password = secrets.token_urlsafe(12)
+    started = time.perf_counter()
+    with click.progressbar(length=plan.rows, label="Seeding") as bar:
+        accounts = seeding.seed(
+            plan, password, seed_value, hash_method=password_method(), progress=bar.update
+        )
+    elapsed = time.perf_counter() - started
+    demo_id, demo_email = accounts[0]
+    secret = issue_key(db.session.get(User, demo_id), "seed")
+    accounts_added = "1 account" if users == 1 else f"{users} accounts"
+    click.echo(
+        f"Added {accounts_added}, each with {todos} todos, {buckets} bucket lists and "
+        f"{items} items, in {elapsed:.1f} s (seed {seed_value})."
+    )
+    click.echo(f"Demo login: {demo_email} / {password}")
+    if users > 1:
+        click.echo(f"The other accounts ({accounts[1][1]} ...) share that password.")
+    click.echo(f"API key (shown once): {secret}")
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.password_option(help="Asked for, with confirmation, when not given.")
+def create_user(email, password):
+    """Create an account, as registration does."""
+    try:
+        email = User.validated_email(email)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
+    if len(password) < User.PASSWORD_MIN_LENGTH:
+        raise click.BadParameter(
+            f"use {User.PASSWORD_MIN_LENGTH} characters or more.", param_hint="--password"
+        )
+    account = User(email=email)
+    account.set_password(password, password_method())
+    db.session.add(account)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"An account with the email {email} already exists.") from None
+    click.echo(f"Created account {account.id}: {email}")
+
+
+@cli.command("create-key")
+@click.argument("email")
+@click.option("--name", required=True, help="What the key is for, e.g. the machine using it.")
+def create_key(email, name):
+    """Create an API key for an account; print its secret, this once."""
+    limit = ApiKey.__table__.c.name.type.length
+    if not 1 <= len(name) <= limit:
+        raise click.BadParameter(f"give 1 to {limit} characters.", param_hint="--name")
+    account = db.session.scalars(select(User).where(User.email == User.normalize_email(email)))
+    account = account.first()
+    if account is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    click.echo(issue_key(account, name))
 
 
 if __name__ == "__main__":
