@@ -16,6 +16,8 @@ from api.config import DevelopmentConfig, config_from_env
 from api.tools import seed as seeding
 from models import ApiKey, User, db
 
+GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
+
 
 def make_app():
     # Commands run against the development defaults unless APP_ENV says otherwise.
@@ -135,6 +137,47 @@ def create_key(email, name):
     if account is None:
         raise click.ClickException(f"No account has the email {email}.")
     click.echo(issue_key(account, name))
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option(
+    "-b",
+    "--bind",
+    multiple=True,
+    help="HOST:PORT or unix:PATH to listen on; repeatable.  [default: gunicorn.conf.py's]",
+)
+@click.option("--host", help="Listen on HOST (default 127.0.0.1) at --port.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Listen at PORT (default 8000) on --host."
+)
+@click.option("-w", "--workers", type=click.IntRange(1), help="Worker processes.")
+@click.option("--threads", type=click.IntRange(1), help="Threads per worker.")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    default=GUNICORN_CONFIG,
+    show_default="gunicorn.conf.py beside manage.py",
+    type=click.Path(exists=True, dir_okay=False),
+    help="gunicorn settings file.",
+)
+def serve(bind, host, port, workers, threads, config_file):
+    """Start the production server (gunicorn).
+
+    It runs the configuration APP_ENV names: production unless told otherwise, so
+    SECRET_KEY must be set. It does not migrate: run `db upgrade` first.
+    """
+    from api.tools.server import GunicornServer
+
+    try:
+        config = config_from_env()
+        config.validate()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    if host or port:
+        bind = (*bind, f"{host or '127.0.0.1'}:{port or 8000}")
+    options = {"bind": list(bind) or None, "workers": workers, "threads": threads}
+    GunicornServer(lambda: create_app(config), config_file, options).run()
 
 
 if __name__ == "__main__":

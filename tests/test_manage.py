@@ -220,3 +220,61 @@ def test_create_key_checks_the_name(runner, alice, name):
     result = runner.invoke(manage.cli, args=["create-key", alice.email, "--name", name])
     assert result.exit_code == 2
     assert count(ApiKey) == 1
+
+
+class FakeServer:
+    started = None
+
+    def __init__(self, factory, config_file=None, options=None):
+        FakeServer.started = {"factory": factory, "config_file": config_file, "options": options}
+
+    def run(self):
+        pass
+
+
+@pytest.fixture
+def fake_gunicorn(monkeypatch):
+    monkeypatch.setattr("api.tools.server.GunicornServer", FakeServer)
+    monkeypatch.setenv("SECRET_KEY", "serve-secret")
+    monkeypatch.delenv("APP_ENV", raising=False)
+    FakeServer.started = None
+    return FakeServer
+
+
+def test_serve_passes_its_flags_to_gunicorn(runner, fake_gunicorn):
+    args = ["serve", "--workers", "3", "--threads", "4", "--bind", "127.0.0.1:9000"]
+    result = runner.invoke(manage.cli, args=[*args, "--bind", "unix:/tmp/api.sock"])
+    assert result.exit_code == 0, result.output
+    started = fake_gunicorn.started
+    assert started["options"] == {
+        "bind": ["127.0.0.1:9000", "unix:/tmp/api.sock"],
+        "workers": 3,
+        "threads": 4,
+    }
+    assert started["config_file"].endswith("gunicorn.conf.py")
+    app = started["factory"]()
+    assert app.config["SECRET_KEY"] == "serve-secret" and not app.debug and not app.testing
+
+
+def test_serve_takes_host_and_port_too(runner, fake_gunicorn):
+    result = runner.invoke(manage.cli, args=["serve", "--port", "9001"])
+    assert result.exit_code == 0, result.output
+    assert fake_gunicorn.started["options"]["bind"] == ["127.0.0.1:9001"]
+    runner.invoke(manage.cli, args=["serve", "--host", "localhost"])
+    assert fake_gunicorn.started["options"]["bind"] == ["localhost:8000"]
+
+
+def test_serve_leaves_unset_flags_to_the_config_file(runner, fake_gunicorn):
+    result = runner.invoke(manage.cli, args=["serve"])
+    assert result.exit_code == 0, result.output
+    assert fake_gunicorn.started["options"] == {"bind": None, "workers": None, "threads": None}
+
+
+def test_serve_runs_the_production_config_and_needs_a_secret_key(
+    runner, fake_gunicorn, monkeypatch
+):
+    monkeypatch.delenv("SECRET_KEY")
+    result = runner.invoke(manage.cli, args=["serve"])
+    assert result.exit_code == 1
+    assert "SECRET_KEY" in result.output
+    assert fake_gunicorn.started is None
