@@ -1,5 +1,6 @@
 """The command line: `python manage.py --help`."""
 
+import json
 import os
 import secrets
 import time
@@ -13,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from api.config import DevelopmentConfig, config_from_env
+from api.rest import api
+from api.tools import openapi as spec_tools
+from api.tools import postman as postman_tools
 from api.tools import seed as seeding
 from models import ApiKey, User, db
 
@@ -137,6 +141,63 @@ def create_key(email, name):
     if account is None:
         raise click.ClickException(f"No account has the email {email}.")
     click.echo(issue_key(account, name))
+
+
+def write_json(path: str, document: dict) -> None:
+    with click.open_file(path, "w", encoding="utf-8") as output:
+        output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@cli.command("openapi")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="- for stdout.",
+)
+def openapi(output):
+    """Check the Swagger 2.0 spec of the API, then write it."""
+    spec = spec_tools.swagger_spec(api)
+    errors = spec_tools.spec_errors(spec)
+    if errors:
+        raise click.ClickException("The spec is not valid Swagger 2.0:\n" + "\n".join(errors))
+    write_json(output, spec)
+    click.echo(f"Wrote the spec ({len(spec['paths'])} paths) to {output}.", err=True)
+
+
+@cli.command("postman")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="- for stdout.",
+)
+@click.option(
+    "--base-url",
+    default=postman_tools.DEFAULT_BASE_URL,
+    show_default=True,
+    help="The server's root URL, the collection's {{baseUrl}}.",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Also write a Postman environment with baseUrl and apiKey.",
+)
+def postman(output, base_url, env_file):
+    """Export a Postman v2.1 collection of the API.
+
+    The requests run in order (each resource is created, read, updated, then deleted)
+    and pass in Newman against a running server.
+    """
+    collection = postman_tools.collection(api, base_url)
+    write_json(output, collection)
+    requests = sum(len(folder["item"]) for folder in collection["item"])
+    click.echo(f"Wrote {requests} requests to {output}.", err=True)
+    if env_file:
+        write_json(env_file, postman_tools.environment(collection))
+        click.echo(f"Wrote the environment to {env_file}.", err=True)
 
 
 @cli.command("serve", with_appcontext=False)

@@ -153,6 +153,9 @@ class Login(Resource):
 
 @ns.route("/logout")
 class Logout(ProtectedResource):
+    # Accepts either credential like every call, but acts on a bearer token: say so for
+    # clients that pick one credential for everything (the Postman export reads this).
+    @ns.vendor(credential="bearer")
     @ns.response(204, "Token revoked")
     @ns.response(400, "The call was made with an API key, not a bearer token", error_model)
     def post(self):

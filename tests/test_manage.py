@@ -1,8 +1,10 @@
 """The command line, through click's test runner."""
 
+import json
 import re
 
 import pytest
+from openapi_spec_validator import validate
 from sqlalchemy import func, select, text
 
 import manage
@@ -220,6 +222,57 @@ def test_create_key_checks_the_name(runner, alice, name):
     result = runner.invoke(manage.cli, args=["create-key", alice.email, "--name", name])
     assert result.exit_code == 2
     assert count(ApiKey) == 1
+
+
+def test_openapi_writes_a_valid_spec(runner, tmp_path):
+    output = tmp_path / "swagger.json"
+    result = runner.invoke(manage.cli, args=["openapi", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    spec = json.loads(output.read_text())
+    assert spec["swagger"] == "2.0" and "/todos/{id}" in spec["paths"]
+    validate(spec)
+
+
+def test_openapi_refuses_an_invalid_spec(runner, tmp_path, monkeypatch):
+    broken = {
+        "swagger": "2.0",
+        "info": {"title": "x", "version": "1"},
+        "paths": {"/x": {"get": {}}},
+    }
+    monkeypatch.setattr("api.tools.openapi.swagger_spec", lambda api: broken)
+    output = tmp_path / "swagger.json"
+    result = runner.invoke(manage.cli, args=["openapi", "-o", str(output)])
+    assert result.exit_code == 1
+    assert "not valid Swagger 2.0" in result.output
+    assert "paths > /x > get: 'responses' is a required property" in result.output
+    assert not output.exists()
+
+
+def test_postman_writes_the_collection_and_the_environment(runner, tmp_path):
+    output, environment = tmp_path / "collection.json", tmp_path / "environment.json"
+    result = runner.invoke(
+        manage.cli,
+        args=[
+            "postman",
+            "-o",
+            str(output),
+            "--base-url",
+            "http://api.test:8000",
+            "--env-file",
+            str(environment),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    collection = json.loads(output.read_text())
+    assert collection["info"]["schema"].endswith("/v2.1.0/collection.json")
+    assert {"key": "baseUrl", "value": "http://api.test:8000", "type": "string"} in collection[
+        "variable"
+    ]
+    values = json.loads(environment.read_text())["values"]
+    assert {v["key"]: v["value"] for v in values} == {
+        "baseUrl": "http://api.test:8000",
+        "apiKey": "",
+    }
 
 
 class FakeServer:
