@@ -60,6 +60,10 @@ def issue_key(user: User, name: str) -> str:
     return secret
 
 
+def counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 @cli.command("seed")
 @click.option("--users", default=1, show_default=True, type=click.IntRange(1), help="Accounts.")
 @click.option("--todos", default=100, show_default=True, type=click.IntRange(0), help="Per user.")
@@ -93,10 +97,10 @@ def seed(users, todos, buckets, items, seed_value):
     elapsed = time.perf_counter() - started
     demo_id, demo_email = accounts[0]
     secret = issue_key(db.session.get(User, demo_id), "seed")
-    accounts_added = "1 account" if users == 1 else f"{users} accounts"
     click.echo(
-        f"Added {accounts_added}, each with {todos} todos, {buckets} bucket lists and "
-        f"{items} items, in {elapsed:.1f} s (seed {seed_value})."
+        f"Added {counted(users, 'account')}, each with {counted(todos, 'todo')}, "
+        f"{counted(buckets, 'bucket list')} and {counted(items, 'item')}, "
+        f"in {elapsed:.1f} s (seed {seed_value})."
     )
     click.echo(f"Demo login: {demo_email} / {password}")
     if users > 1:
