@@ -322,7 +322,9 @@ class Exporter:
         if query:
             url["query"] = query
         variables = []
-        for param in parameters:
+        # In the order the path names them, so the last one is this resource's own id.
+        in_path = {name: index for index, name in enumerate(re.findall(r"\{(\w+)\}", path))}
+        for param in sorted(parameters, key=lambda p: in_path.get(p["name"], -1)):
             if param["in"] == "path":
                 name = id_variable(path, param["name"])
                 self.variables.setdefault(name, str(param.get("default", EXAMPLE_ID)))
