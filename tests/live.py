@@ -1,10 +1,12 @@
 """Real server processes for end-to-end tests, on loopback ports, stopped by the test."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +61,17 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def call(method: str, url: str, body=None, headers: dict | None = None):
+    """One HTTP request; returns (status, headers, decoded JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, head, raw = error.code, error.headers, error.read()
+    return status, head, (json.loads(raw) if raw else None)
