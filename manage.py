@@ -1,12 +1,26 @@
 """The command line: `python manage.py --help`."""
 
+import json
 import os
+import secrets
+import time
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
+from flask_migrate import upgrade
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from api.config import DevelopmentConfig, config_from_env
+from api.rest import api
+from api.tools import openapi as spec_tools
+from api.tools import postman as postman_tools
+from api.tools import seed as seeding
+from models import ApiKey, User, db
+
+GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
 
 
 def make_app():
@@ -27,14 +41,208 @@ cli.add_command(shell_command)
 @click.option("--reload/--no-reload", default=False, help="Restart when the code changes.")
 def run(host, port, reload):
     """Apply pending migrations, then start the development server."""
-    from flask import current_app
-    from flask_migrate import upgrade
     from werkzeug.serving import run_simple
 
     upgrade()
     click.echo(f"Swagger UI: http://{host}:{port}/api/v1/")
     app = current_app._get_current_object()
     run_simple(host, port, app, use_reloader=reload, threaded=True)
+
+
+def password_method() -> str:
+    return current_app.config["PASSWORD_HASH_METHOD"]
+
+
+def issue_key(user: User, name: str) -> str:
+    key, secret = ApiKey.issue(user, name)
+    db.session.add(key)
+    db.session.commit()
+    return secret
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+@cli.command("seed")
+@click.option("--users", default=1, show_default=True, type=click.IntRange(1), help="Accounts.")
+@click.option("--todos", default=100, show_default=True, type=click.IntRange(0), help="Per user.")
+@click.option("--buckets", default=100, show_default=True, type=click.IntRange(0), help="Per user.")
+@click.option(
+    "--items",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Per user, spread over the user's buckets.",
+)
+@click.option("--seed", "seed_value", type=int, help="Draw the same content again.  [default: new]")
+def seed(users, todos, buckets, items, seed_value):
+    """Add demo accounts, todos and bucket lists, in bulk.
+
+    Applies pending migrations first. Prints the first account's email and password,
+    and a new API key for it.
+    """
+    plan = seeding.Plan(users, todos, buckets, items)
+    if plan.items and not plan.buckets:
+        raise click.UsageError("--items needs at least one bucket (--buckets 1 or more).")
+    if seed_value is None:
+        seed_value = secrets.randbelow(2**31)
+    upgrade()
+    password = secrets.token_urlsafe(12)
+    started = time.perf_counter()
+    with click.progressbar(length=plan.rows, label="Seeding") as bar:
+        accounts = seeding.seed(
+            plan, password, seed_value, hash_method=password_method(), progress=bar.update
+        )
+    elapsed = time.perf_counter() - started
+    demo_id, demo_email = accounts[0]
+    secret = issue_key(db.session.get(User, demo_id), "seed")
+    click.echo(
+        f"Added {counted(users, 'account')}, each with {counted(todos, 'todo')}, "
+        f"{counted(buckets, 'bucket list')} and {counted(items, 'item')}, "
+        f"in {elapsed:.1f} s (seed {seed_value})."
+    )
+    click.echo(f"Demo login: {demo_email} / {password}")
+    if users > 1:
+        click.echo(f"The other accounts ({accounts[1][1]} ...) share that password.")
+    click.echo(f"API key (shown once): {secret}")
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.password_option(help="Asked for, with confirmation, when not given.")
+def create_user(email, password):
+    """Create an account, as registration does."""
+    try:
+        email = User.validated_email(email)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
+    if len(password) < User.PASSWORD_MIN_LENGTH:
+        raise click.BadParameter(
+            f"use {User.PASSWORD_MIN_LENGTH} characters or more.", param_hint="--password"
+        )
+    account = User(email=email)
+    account.set_password(password, password_method())
+    db.session.add(account)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"An account with the email {email} already exists.") from None
+    click.echo(f"Created account {account.id}: {email}")
+
+
+@cli.command("create-key")
+@click.argument("email")
+@click.option("--name", required=True, help="What the key is for, e.g. the machine using it.")
+def create_key(email, name):
+    """Create an API key for an account; print its secret, this once."""
+    limit = ApiKey.__table__.c.name.type.length
+    if not 1 <= len(name) <= limit:
+        raise click.BadParameter(f"give 1 to {limit} characters.", param_hint="--name")
+    account = db.session.scalars(select(User).where(User.email == User.normalize_email(email)))
+    account = account.first()
+    if account is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    click.echo(issue_key(account, name))
+
+
+def write_json(path: str, document: dict) -> None:
+    with click.open_file(path, "w", encoding="utf-8") as output:
+        output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@cli.command("openapi")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="- for stdout.",
+)
+def openapi(output):
+    """Check the Swagger 2.0 spec of the API, then write it."""
+    spec = spec_tools.swagger_spec(api)
+    errors = spec_tools.spec_errors(spec)
+    if errors:
+        raise click.ClickException("The spec is not valid Swagger 2.0:\n" + "\n".join(errors))
+    write_json(output, spec)
+    click.echo(f"Wrote the spec ({len(spec['paths'])} paths) to {output}.", err=True)
+
+
+@cli.command("postman")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="- for stdout.",
+)
+@click.option(
+    "--base-url",
+    default=postman_tools.DEFAULT_BASE_URL,
+    show_default=True,
+    help="The server's root URL, the collection's {{baseUrl}}.",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Also write a Postman environment with baseUrl and apiKey.",
+)
+def postman(output, base_url, env_file):
+    """Export a Postman v2.1 collection of the API.
+
+    The requests run in order (each resource is created, read, updated, then deleted)
+    and pass in Newman against a running server.
+    """
+    collection = postman_tools.collection(api, base_url)
+    write_json(output, collection)
+    requests = sum(len(folder["item"]) for folder in collection["item"])
+    click.echo(f"Wrote {requests} requests to {output}.", err=True)
+    if env_file:
+        write_json(env_file, postman_tools.environment(collection))
+        click.echo(f"Wrote the environment to {env_file}.", err=True)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option(
+    "-b",
+    "--bind",
+    multiple=True,
+    help="HOST:PORT or unix:PATH to listen on; repeatable.  [default: gunicorn.conf.py's]",
+)
+@click.option("--host", help="Listen on HOST (default 127.0.0.1) at --port.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Listen at PORT (default 8000) on --host."
+)
+@click.option("-w", "--workers", type=click.IntRange(1), help="Worker processes.")
+@click.option("--threads", type=click.IntRange(1), help="Threads per worker.")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    default=GUNICORN_CONFIG,
+    show_default="gunicorn.conf.py beside manage.py",
+    type=click.Path(exists=True, dir_okay=False),
+    help="gunicorn settings file.",
+)
+def serve(bind, host, port, workers, threads, config_file):
+    """Start the production server (gunicorn).
+
+    It runs the configuration APP_ENV names: production unless told otherwise, so
+    SECRET_KEY must be set. It does not migrate: run `db upgrade` first.
+    """
+    from api.tools.server import GunicornServer
+
+    try:
+        config = config_from_env()
+        config.validate()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    if host or port:
+        bind = (*bind, f"{host or '127.0.0.1'}:{port or 8000}")
+    options = {"bind": list(bind) or None, "workers": workers, "threads": threads}
+    GunicornServer(lambda: create_app(config), config_file, options).run()
 
 
 if __name__ == "__main__":

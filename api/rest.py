@@ -55,6 +55,7 @@ api.models[error_model.name] = error_model
 
 @api.errorhandler(OperationalError)
 def database_unavailable(error):
+    """The database is unavailable; try again after Retry-After seconds."""
     return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
 
 

@@ -5,6 +5,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from email_validator import validate_email
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +22,7 @@ def digest(secret: str) -> str:
 
 class User(db.Model):
     __tablename__ = "users"
+    PASSWORD_MIN_LENGTH = 8
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased, so the unique index makes emails unique case-insensitively.
@@ -31,6 +33,13 @@ class User(db.Model):
     @staticmethod
     def normalize_email(email: str) -> str:
         return email.strip().lower()
+
+    @classmethod
+    def validated_email(cls, email: str) -> str:
+        """`email` as an account stores it; `ValueError` says why it is not an address."""
+        # EmailNotValidError is a ValueError, with a message fit to show the user.
+        checked = validate_email(email, check_deliverability=False).normalized
+        return cls.normalize_email(checked)
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
         self.password_hash = generate_password_hash(password, method=method)

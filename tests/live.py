@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import create_engine, text
 
@@ -67,6 +67,20 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
                 process.wait()
 
 
+def call(method: str, url: str, body=None, headers: dict | None = None):
+    """One HTTP request; returns (status, headers, decoded JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, head, raw = error.code, error.headers, error.read()
+    return status, head, (json.loads(raw) if raw else None)
+
+
 @contextmanager
 def server_database(database: dict | None, folder: Path):
     """A `DATABASE_URL` of its own for a server process: an SQLite file in `folder`, or a
@@ -86,28 +100,6 @@ def server_database(database: dict | None, folder: Path):
         engine.dispose()
 
 
-class Reply(NamedTuple):
-    status: int
-    headers: Any
-    body: Any
-
-
-def call(url: str, method: str = "GET", body=None, headers: dict | None = None) -> Reply:
-    """One HTTP request with an optional JSON body; the reply's JSON body decoded."""
-    headers = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers.setdefault("Content-Type", "application/json")
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, reply_headers, raw = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        status, reply_headers, raw = error.code, error.headers, error.read()
-    return Reply(status, reply_headers, json.loads(raw) if raw else None)
-
-
 class LiveAccount(NamedTuple):
     email: str
     password: str
@@ -122,10 +114,9 @@ class LiveAccount(NamedTuple):
 def register(url: str, email: str, password: str = "live-password-1") -> LiveAccount:
     """An account made over HTTP, as a client makes one, with one API key."""
     api = url + "/api/v1"
-    assert (
-        call(api + "/auth/register", "POST", {"email": email, "password": password}).status == 201
-    )
-    login = call(api + "/auth/login", "POST", {"email": email, "password": password})
-    bearer = {"Authorization": f"Bearer {login.body['access_token']}"}
-    key = call(api + "/auth/keys/", "POST", {"name": "live"}, bearer).body
+    credentials = {"email": email, "password": password}
+    assert call("POST", api + "/auth/register", credentials)[0] == 201
+    _, _, token = call("POST", api + "/auth/login", credentials)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    _, _, key = call("POST", api + "/auth/keys/", {"name": "live"}, bearer)
     return LiveAccount(email, password, key["key"], key["id"])

@@ -1,7 +1,14 @@
 """The command line, through click's test runner."""
 
+import json
+import re
+
+import pytest
+from openapi_spec_validator import validate
+from sqlalchemy import func, select, text
+
 import manage
-from models import db
+from models import ApiKey, Bucket, Item, Todo, User, db
 
 
 def test_routes(runner):
@@ -34,3 +41,295 @@ def test_cli_uses_development_defaults(monkeypatch, tmp_path):
     app = manage.make_app()
     assert app.config["SECRET_KEY"]
     assert not app.testing
+
+
+@pytest.fixture
+def fresh_database(app):
+    """The test database emptied, as `db upgrade` finds a new one."""
+
+    def empty():
+        db.session.remove()  # its open transaction would block the DROPs on PostgreSQL
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    empty()
+    yield
+    empty()
+    db.create_all()
+
+
+def seed(runner, *args):
+    result = runner.invoke(manage.cli, args=["seed", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def login_of(output: str) -> tuple[str, str, str]:
+    email, password = re.search(r"Demo login: (\S+) / (\S+)", output).groups()
+    key = re.search(r"API key \(shown once\): (\S+)", output)[1]
+    return email, password, key
+
+
+def count(model, *criteria) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*criteria))
+
+
+def test_seed_defaults_to_the_classic_demo(runner, fresh_database, client):
+    result = seed(runner)
+    assert "Seeding" in result.output
+    email, password, key = login_of(result.output)
+    assert email == "demo@example.com"
+    (user,) = db.session.scalars(select(User)).all()
+    assert user.check_password(password)
+    assert (count(Todo), count(Bucket), count(Item)) == (100, 100, 1000)
+    assert count(Item, Item.user_id == user.id) == 1000
+    me = client.get("/api/v1/auth/me", headers={"X-API-KEY": key})
+    assert me.status_code == 200 and me.get_json()["email"] == email
+    login = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200
+
+
+def test_seed_spreads_items_over_each_users_buckets(runner, fresh_database):
+    seed(runner, "--users", "3", "--todos", "4", "--buckets", "5", "--items", "40")
+    assert (count(User), count(Todo), count(Bucket), count(Item)) == (3, 12, 15, 120)
+    for user in db.session.scalars(select(User)):
+        assert count(Todo, Todo.user_id == user.id) == 4
+        owned = select(Bucket.id).where(Bucket.user_id == user.id)
+        assert count(Item, Item.user_id == user.id, Item.bucket_id.in_(owned)) == 40
+    used = db.session.scalar(select(func.count(func.distinct(Item.bucket_id))))
+    assert used > 5
+
+
+def test_seed_content_is_realistic(runner, fresh_database):
+    seed(runner, "--todos", "50", "--buckets", "10", "--items", "50")
+    titles = db.session.scalars(select(Todo.title)).all()
+    names = db.session.scalars(select(Item.name)).all()
+    assert len(set(titles)) > 20 and len(set(names)) > 20
+    assert all(re.fullmatch(r"[A-Z][\w ,.:'()-]+", text) for text in titles + names)
+    assert 0 < count(Item, Item.done) < 50
+    created = db.session.scalars(select(Todo.created_at).order_by(Todo.id)).all()
+    assert created == sorted(created) and created[0] < created[-1]
+
+
+def test_seed_runs_again_on_a_database_with_data(runner, fresh_database):
+    first = seed(runner, "--todos", "3", "--buckets", "2", "--items", "6", "--seed", "5")
+    second = seed(runner, "--todos", "3", "--buckets", "2", "--items", "6", "--seed", "5")
+    assert login_of(first.output)[0] == "demo@example.com"
+    assert login_of(second.output)[0] == "demo2@example.com"
+    assert "(seed 5)" in second.output
+    # The same seed draws the same content for the new account.
+    users = db.session.scalars(select(User.id).order_by(User.id)).all()
+    titles = [
+        db.session.scalars(select(Todo.title).where(Todo.user_id == user).order_by(Todo.id)).all()
+        for user in users
+    ]
+    names = [
+        db.session.scalars(select(Item.name).where(Item.user_id == user).order_by(Item.id)).all()
+        for user in users
+    ]
+    assert titles[0] == titles[1] and names[0] == names[1]
+
+
+def test_seed_needs_buckets_for_items(runner, fresh_database):
+    result = runner.invoke(manage.cli, args=["seed", "--buckets", "0", "--items", "5"])
+    assert result.exit_code == 2
+    assert "bucket" in result.output
+
+
+def test_seed_without_items_or_buckets(runner, fresh_database):
+    seed(runner, "--todos", "0", "--buckets", "0", "--items", "0")
+    assert (count(User), count(Todo), count(Bucket), count(Item)) == (1, 0, 0, 0)
+
+
+def test_create_user_with_a_password_option(runner, client):
+    result = runner.invoke(
+        manage.cli, args=["create-user", "Grace@Example.com", "--password", "password-123"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "grace@example.com" in result.output
+    login = client.post(
+        "/api/v1/auth/login", json={"email": "grace@example.com", "password": "password-123"}
+    )
+    assert login.status_code == 200
+
+
+def test_create_user_prompts_for_the_password_twice(runner):
+    result = runner.invoke(
+        manage.cli, args=["create-user", "ada@example.com"], input="password-123\npassword-123\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password:" in result.output and "Repeat for confirmation:" in result.output
+    assert db.session.scalars(select(User)).one().check_password("password-123")
+
+
+def test_create_user_refuses_mismatched_confirmation(runner):
+    result = runner.invoke(
+        manage.cli,
+        args=["create-user", "ada@example.com"],
+        input="password-123\npassword-124\npassword-123\npassword-123\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output.lower()
+    assert db.session.scalars(select(User)).one().check_password("password-123")
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "ada@@example.com"])
+def test_create_user_validates_the_email_as_registration_does(runner, client, email):
+    result = runner.invoke(manage.cli, args=["create-user", email, "--password", "password-123"])
+    assert result.exit_code == 2
+    assert "EMAIL" in result.output
+    registered = client.post("/api/v1/auth/register", json={"email": email, "password": "x" * 9})
+    assert registered.status_code == 400
+    assert count(User) == 0
+
+
+def test_create_user_needs_a_long_enough_password(runner):
+    result = runner.invoke(
+        manage.cli, args=["create-user", "ada@example.com", "--password", "short"]
+    )
+    assert result.exit_code == 2
+    assert "8 characters" in result.output
+    assert count(User) == 0
+
+
+def test_create_user_refuses_a_taken_email(runner, alice):
+    result = runner.invoke(
+        manage.cli, args=["create-user", "ALICE@example.com", "--password", "password-123"]
+    )
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+def test_create_key_prints_a_working_secret_once(runner, client, alice):
+    result = runner.invoke(manage.cli, args=["create-key", "Alice@Example.com", "--name", "ci"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    assert secret.startswith("tdk_")
+    assert client.get("/api/v1/auth/me", headers={"X-API-KEY": secret}).status_code == 200
+    stored = db.session.scalars(select(ApiKey).where(ApiKey.name == "ci")).one()
+    assert stored.user_id == alice.user.id and secret not in stored.digest
+
+
+def test_create_key_for_an_unknown_account(runner):
+    result = runner.invoke(manage.cli, args=["create-key", "nobody@example.com", "--name", "ci"])
+    assert result.exit_code == 1
+    assert "No account" in result.output
+
+
+@pytest.mark.parametrize("name", ["", "x" * 101])
+def test_create_key_checks_the_name(runner, alice, name):
+    result = runner.invoke(manage.cli, args=["create-key", alice.email, "--name", name])
+    assert result.exit_code == 2
+    assert count(ApiKey) == 1
+
+
+def test_openapi_writes_a_valid_spec(runner, tmp_path):
+    output = tmp_path / "swagger.json"
+    result = runner.invoke(manage.cli, args=["openapi", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    spec = json.loads(output.read_text())
+    assert spec["swagger"] == "2.0" and "/todos/{id}" in spec["paths"]
+    validate(spec)
+
+
+def test_openapi_refuses_an_invalid_spec(runner, tmp_path, monkeypatch):
+    broken = {
+        "swagger": "2.0",
+        "info": {"title": "x", "version": "1"},
+        "paths": {"/x": {"get": {}}},
+    }
+    monkeypatch.setattr("api.tools.openapi.swagger_spec", lambda api: broken)
+    output = tmp_path / "swagger.json"
+    result = runner.invoke(manage.cli, args=["openapi", "-o", str(output)])
+    assert result.exit_code == 1
+    assert "not valid Swagger 2.0" in result.output
+    # The validator quotes names as its backend does: jsonschema, or jsonschema-rs where
+    # it is installed (schemathesis brings it).
+    assert "paths > /x > get: 'responses' is a required property" in result.output.replace('"', "'")
+    assert not output.exists()
+
+
+def test_postman_writes_the_collection_and_the_environment(runner, tmp_path):
+    output, environment = tmp_path / "collection.json", tmp_path / "environment.json"
+    result = runner.invoke(
+        manage.cli,
+        args=[
+            "postman",
+            "-o",
+            str(output),
+            "--base-url",
+            "http://api.test:8000",
+            "--env-file",
+            str(environment),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    collection = json.loads(output.read_text())
+    assert collection["info"]["schema"].endswith("/v2.1.0/collection.json")
+    assert {"key": "baseUrl", "value": "http://api.test:8000", "type": "string"} in collection[
+        "variable"
+    ]
+    values = json.loads(environment.read_text())["values"]
+    assert {v["key"]: v["value"] for v in values} == {
+        "baseUrl": "http://api.test:8000",
+        "apiKey": "",
+    }
+
+
+class FakeServer:
+    started = None
+
+    def __init__(self, factory, config_file=None, options=None):
+        FakeServer.started = {"factory": factory, "config_file": config_file, "options": options}
+
+    def run(self):
+        pass
+
+
+@pytest.fixture
+def fake_gunicorn(monkeypatch):
+    monkeypatch.setattr("api.tools.server.GunicornServer", FakeServer)
+    monkeypatch.setenv("SECRET_KEY", "serve-secret")
+    monkeypatch.delenv("APP_ENV", raising=False)
+    FakeServer.started = None
+    return FakeServer
+
+
+def test_serve_passes_its_flags_to_gunicorn(runner, fake_gunicorn):
+    args = ["serve", "--workers", "3", "--threads", "4", "--bind", "127.0.0.1:9000"]
+    result = runner.invoke(manage.cli, args=[*args, "--bind", "unix:/tmp/api.sock"])
+    assert result.exit_code == 0, result.output
+    started = fake_gunicorn.started
+    assert started["options"] == {
+        "bind": ["127.0.0.1:9000", "unix:/tmp/api.sock"],
+        "workers": 3,
+        "threads": 4,
+    }
+    assert started["config_file"].endswith("gunicorn.conf.py")
+    app = started["factory"]()
+    assert app.config["SECRET_KEY"] == "serve-secret" and not app.debug and not app.testing
+
+
+def test_serve_takes_host_and_port_too(runner, fake_gunicorn):
+    result = runner.invoke(manage.cli, args=["serve", "--port", "9001"])
+    assert result.exit_code == 0, result.output
+    assert fake_gunicorn.started["options"]["bind"] == ["127.0.0.1:9001"]
+    runner.invoke(manage.cli, args=["serve", "--host", "localhost"])
+    assert fake_gunicorn.started["options"]["bind"] == ["localhost:8000"]
+
+
+def test_serve_leaves_unset_flags_to_the_config_file(runner, fake_gunicorn):
+    result = runner.invoke(manage.cli, args=["serve"])
+    assert result.exit_code == 0, result.output
+    assert fake_gunicorn.started["options"] == {"bind": None, "workers": None, "threads": None}
+
+
+def test_serve_runs_the_production_config_and_needs_a_secret_key(
+    runner, fake_gunicorn, monkeypatch
+):
+    monkeypatch.delenv("SECRET_KEY")
+    result = runner.invoke(manage.cli, args=["serve"])
+    assert result.exit_code == 1
+    assert "SECRET_KEY" in result.output
+    assert fake_gunicorn.started is None

@@ -1,0 +1,191 @@
+"""Demo data in bulk: accounts, todos, bucket lists and their items.
+
+Rows go in with SQLAlchemy Core, one executemany per batch, all in one transaction: a
+million items take seconds, and a seed that fails leaves nothing behind. Every title,
+name and flag is drawn from `random.Random(seed)`, so the same seed gives the same
+content. Nothing assumes ids: accounts get the first free `demoN@example.com` addresses
+and children are linked to the ids the database returns, so a seed can run on a
+database that already holds data.
+"""
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from random import Random
+from typing import NamedTuple
+
+from sqlalchemy import insert, select
+
+from models import Bucket, Item, Todo, User, db
+
+from .wordlists import BUCKET_QUALIFIERS, BUCKET_THEMES, ITEM_NOTES, TODO_GROUPS, TODO_NOTES
+
+BATCH_SIZE = 10_000
+# Creation times are spread over this past period, so sorting by date means something.
+HISTORY = timedelta(days=365)
+TODO_DONE, TODO_NOTED = 0.3, 0.4
+ITEM_DONE, ITEM_NOTED = 0.2, 0.3
+
+
+class Plan(NamedTuple):
+    """How many of each: todos, buckets and items are per user."""
+
+    users: int = 1
+    todos: int = 100
+    buckets: int = 100
+    items: int = 1000
+
+    @property
+    def rows(self) -> int:
+        return self.users * (1 + self.todos + self.buckets + self.items)
+
+
+def demo_email(number: int) -> str:
+    return "demo@example.com" if number == 1 else f"demo{number}@example.com"
+
+
+def free_demo_emails(count: int) -> list[str]:
+    """The first `count` demo addresses no account uses yet."""
+    taken = set(db.session.scalars(select(User.email).where(User.email.like("demo%@example.com"))))
+    numbers = range(1, len(taken) + count + 1)
+    return [email for email in map(demo_email, numbers) if email not in taken][:count]
+
+
+def batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+class Seeder:
+    """Draws the demo content from `rng` and inserts it, reporting rows to `progress`."""
+
+    def __init__(self, rng: Random, progress: Callable[[int], None], batch_size: int):
+        self.rng = rng
+        self.progress = progress
+        self.batch_size = batch_size
+        self.now = datetime.now(UTC).replace(tzinfo=None)
+        self.todo_titles = [
+            f"{verb} {thing}" for verbs, things in TODO_GROUPS for verb in verbs for thing in things
+        ]
+        self.item_names = [
+            [f"{verb} {thing}" for verb in verbs for thing in things]
+            for _, _, verbs, things in BUCKET_THEMES
+        ]
+
+    def insert(self, model, rows: Iterable[dict], return_ids: bool = False) -> list[int]:
+        """Insert `rows` in batches; with `return_ids`, the new ids in the order of `rows`."""
+        # The table, not the mapped class: Core's executemany skips the ORM's per-row work.
+        table = model.__table__
+        statement = insert(table)
+        if return_ids:
+            statement = statement.returning(table.c.id, sort_by_parameter_order=True)
+        ids = []
+        for batch in batches(rows, self.batch_size):
+            result = db.session.execute(statement, batch)
+            if return_ids:
+                ids.extend(result.scalars())
+            self.progress(len(batch))
+        return ids
+
+    def timeline(self, count: int) -> Iterator[datetime]:
+        """`count` creation times, oldest first, over the past `HISTORY`."""
+        step = HISTORY / max(count, 1)
+        start = self.now - HISTORY
+        return (start + step * index for index in range(count))
+
+    def note(self, notes: list[str], share: float) -> str:
+        return self.rng.choice(notes) if self.rng.random() < share else ""
+
+    def accounts(self, emails: list[str], password: str, method: str) -> list[int]:
+        """The first account through the ORM, the others in bulk with the same hash."""
+        demo = User(email=emails[0])
+        demo.set_password(password, method)
+        db.session.add(demo)
+        db.session.flush()
+        self.progress(1)
+        rows = ({"email": email, "password_hash": demo.password_hash} for email in emails[1:])
+        return [demo.id, *self.insert(User, rows, return_ids=True)]
+
+    def todos(self, user_id: int, count: int) -> None:
+        rng = self.rng
+        rows = (
+            {
+                "user_id": user_id,
+                "title": rng.choice(self.todo_titles),
+                "description": self.note(TODO_NOTES, TODO_NOTED),
+                "done": rng.random() < TODO_DONE,
+                "created_at": created,
+                "updated_at": created,
+            }
+            for created in self.timeline(count)
+        )
+        self.insert(Todo, rows)
+
+    def bucket_name(self, theme: int) -> str:
+        qualifier = self.rng.choice(BUCKET_QUALIFIERS)
+        return f"{BUCKET_THEMES[theme][0]} {qualifier}".rstrip()
+
+    def buckets(self, user_id: int, count: int) -> list[tuple[int, int]]:
+        """Insert the buckets; `(id, theme)` of each."""
+        themes = [self.rng.randrange(len(BUCKET_THEMES)) for _ in range(count)]
+        rows = (
+            {
+                "user_id": user_id,
+                "name": self.bucket_name(theme),
+                "description": BUCKET_THEMES[theme][1],
+                "created_at": created,
+                "updated_at": created,
+            }
+            for theme, created in zip(themes, self.timeline(count), strict=True)
+        )
+        return list(zip(self.insert(Bucket, rows, return_ids=True), themes, strict=True))
+
+    def items(self, user_id: int, buckets: list[tuple[int, int]], count: int) -> None:
+        """Insert `count` items spread at random over the user's `buckets`."""
+        rng, names = self.rng, self.item_names
+        owners = rng.choices(buckets, k=count)
+        rows = (
+            {
+                "bucket_id": bucket_id,
+                "user_id": user_id,
+                "name": rng.choice(names[theme]),
+                "description": self.note(ITEM_NOTES, ITEM_NOTED),
+                "done": rng.random() < ITEM_DONE,
+                "created_at": created,
+                "updated_at": created,
+            }
+            for (bucket_id, theme), created in zip(owners, self.timeline(count), strict=True)
+        )
+        self.insert(Item, rows)
+
+
+def seed(
+    plan: Plan,
+    password: str,
+    seed: int,
+    *,
+    hash_method: str = "scrypt",
+    progress: Callable[[int], None] = lambda rows: None,
+    batch_size: int = BATCH_SIZE,
+) -> list[tuple[int, str]]:
+    """Insert the demo data of `plan` and commit; `(id, email)` of each new account.
+
+    Every account gets `password`, hashed once: hashing is slow on purpose, and demo
+    accounts need no more than one password between them.
+    """
+    if plan.items and not plan.buckets:
+        raise ValueError("Items need buckets to go in: ask for at least one bucket.")
+    seeder = Seeder(Random(seed), progress, batch_size)
+    try:
+        emails = free_demo_emails(plan.users)
+        ids = seeder.accounts(emails, password, hash_method)
+        for user_id in ids:
+            seeder.todos(user_id, plan.todos)
+            buckets = seeder.buckets(user_id, plan.buckets)
+            seeder.items(user_id, buckets, plan.items)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return list(zip(ids, emails, strict=True))

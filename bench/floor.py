@@ -1,0 +1,67 @@
+"""The floor: the least a server can do for the benchmarked GETs.
+
+A bare WSGI app that checks the `X-API-KEY` with one indexed lookup and returns the
+very bytes the API returned for the same URL, recorded by the benchmark beforehand.
+Run it under gunicorn with the API's settings:
+
+    FLOOR_RESPONSES=recorded.json FLOOR_DATABASE_URL=sqlite:///bench.db \\
+        gunicorn -w 2 bench.floor:app
+"""
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+
+_local = threading.local()
+_responses = None
+
+
+def _connection():
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        url = os.environ["FLOOR_DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            connection = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
+            _local.placeholder = "?"
+        else:
+            import psycopg
+
+            connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+            connection.autocommit = True
+            _local.placeholder = "%s"
+        _local.connection = connection
+    return connection
+
+
+def _known_key(key: str) -> bool:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    connection = _connection()
+    query = f"SELECT user_id FROM api_keys WHERE digest = {_local.placeholder}"  # noqa: S608
+    return connection.execute(query, (digest,)).fetchone() is not None
+
+
+def _load():
+    global _responses
+    with open(os.environ["FLOOR_RESPONSES"]) as file:
+        recorded = json.load(file)
+    _responses = {url: body.encode() for url, body in recorded.items()}
+
+
+def app(environ, start_response):
+    if _responses is None:
+        _load()
+    key = environ.get("HTTP_X_API_KEY", "")
+    if not key or not _known_key(key):
+        start_response("401 UNAUTHORIZED", [("Content-Type", "application/json")])
+        return [b'{"message": "unauthorized"}']
+    query = environ.get("QUERY_STRING")
+    url = environ["PATH_INFO"] + ("?" + query if query else "")
+    body = _responses.get(url)
+    if body is None:
+        start_response("404 NOT FOUND", [("Content-Type", "application/json")])
+        return [b'{"message": "not recorded"}']
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    start_response("200 OK", headers)
+    return [body]

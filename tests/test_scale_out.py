@@ -1,0 +1,108 @@
+"""Two server processes sharing one PostgreSQL database behave as one API.
+
+Each is `manage.py serve` (gunicorn) on its own loopback port, as two machines behind a
+load balancer would be. Nothing one process knows may be missing from the other.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.live import ROOT, call, server
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not answers(5432), reason="needs PostgreSQL on 127.0.0.1:5432"),
+]
+
+
+@pytest.fixture(scope="module")
+def shared_database():
+    """A fresh schema in the PostgreSQL test database, migrated like a deploy would."""
+    schema = f"scale_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    env = {"DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "shared-secret"}
+    subprocess.run(
+        [sys.executable, "manage.py", "db", "upgrade"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    yield env
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def servers(shared_database, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("servers")
+    command = ("serve", "--workers", "2", "--threads", "2")
+    with (
+        server(*command, env=shared_database, log=logs / "one.log") as one,
+        server(*command, env=shared_database, log=logs / "two.log") as two,
+    ):
+        yield one + "/api/v1", two + "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def account(servers):
+    one, _ = servers
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    status, _, _ = call(
+        "POST", one + "/auth/register", {"email": email, "password": "password-123"}
+    )
+    assert status == 201
+    _, _, token = call("POST", one + "/auth/login", {"email": email, "password": "password-123"})
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    _, _, key = call("POST", one + "/auth/keys/", {"name": "shared"}, bearer)
+    return {"email": email, "key": key}
+
+
+def test_a_todo_written_through_one_is_read_through_the_other(servers, account):
+    one, two = servers
+    headers = {"X-API-KEY": account["key"]["key"]}
+    status, head, created = call("POST", one + "/todos/", {"title": "shared"}, headers)
+    assert status == 201
+    status, _, read = call("GET", f"{two}/todos/{created['id']}", headers=headers)
+    assert status == 200 and read["title"] == "shared"
+
+
+def test_a_key_revoked_through_one_is_refused_by_the_other_at_once(servers, account):
+    one, two = servers
+    headers = {"X-API-KEY": account["key"]["key"]}
+    _, _, extra = call("POST", one + "/auth/keys/", {"name": "temporary"}, headers)
+    temporary = {"X-API-KEY": extra["key"]}
+    assert call("GET", two + "/auth/me", headers=temporary)[0] == 200
+    assert call("DELETE", f"{one}/auth/keys/{extra['id']}", headers=headers)[0] == 204
+    assert call("GET", two + "/auth/me", headers=temporary)[0] == 401
+
+
+def test_a_token_logged_out_through_one_is_refused_by_the_other_at_once(servers, account):
+    one, two = servers
+    credentials = {"email": account["email"], "password": "password-123"}
+    _, _, token = call("POST", two + "/auth/login", credentials)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert call("GET", one + "/auth/me", headers=bearer)[0] == 200
+    assert call("POST", two + "/auth/logout", headers=bearer)[0] == 204
+    assert call("GET", one + "/auth/me", headers=bearer)[0] == 401
