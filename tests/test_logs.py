@@ -19,6 +19,8 @@ def json_app(database, tmp_path):
         yield app
         db.session.remove()
         db.drop_all()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def lines(capsys) -> list[dict]:
