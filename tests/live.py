@@ -39,8 +39,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30)
 
 
 @contextmanager
-def server(*command: str, log: Path, env: dict | None = None, port: int | None = None):
-    """Run `python manage.py <command...> --port PORT` and yield its base URL.
+def server_process(*command: str, log: Path, env: dict | None = None, port: int | None = None):
+    """Run `python manage.py <command...> --port PORT`; yield its base URL and its process.
 
     `env` is added to this process's environment; the server's output goes to `log`.
     """
@@ -57,7 +57,7 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
-            yield url
+            yield url, process
         finally:
             process.terminate()
             try:
@@ -65,6 +65,38 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def server(*command: str, log: Path, env: dict | None = None, port: int | None = None):
+    """Run `python manage.py <command...> --port PORT` and yield its base URL."""
+    with server_process(*command, log=log, env=env, port=port) as (url, _):
+        yield url
+
+
+def manage(*command: str, env: dict) -> None:
+    """Run one `manage.py` command to completion, as an operator would."""
+    subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env={**os.environ, "APP_ENV": "development", **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def children(pid: int) -> set[int]:
+    """The ids of the processes whose parent is `pid` (gunicorn's workers, for its master)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
 
 
 def call(method: str, url: str, body=None, headers: dict | None = None):

@@ -1,8 +1,15 @@
 """Alice owns one of everything; Bob owns his own; tests attack as Bob or as nobody."""
 
+import subprocess
+from typing import NamedTuple
+
 import pytest
 
 from models import ApiKey, db
+from tests.live import manage, server_database, server_process
+
+SERVE_WORKERS = 3
+FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 def make_resources(client, account, label: str) -> dict:
@@ -25,3 +32,22 @@ def alices(client, alice) -> dict:
 @pytest.fixture
 def bobs(client, bob) -> dict:
     return make_resources(client, bob, "Bob's")
+
+
+class Served(NamedTuple):
+    base: str  # the server's root URL
+    api: str
+    database_url: str
+    master: subprocess.Popen  # gunicorn's master; the workers are its children
+
+
+@pytest.fixture
+def served(database, tmp_path) -> Served:
+    """`manage.py serve` with several gunicorn workers on a database of its own (an
+    SQLite file, or a PostgreSQL schema when the suite runs there), migrated first."""
+    with server_database(database, tmp_path) as url:
+        env = {"DATABASE_URL": url, **FAST_HASH}
+        manage("db", "upgrade", env=env)
+        command = ("serve", "--workers", str(SERVE_WORKERS), "--threads", "2")
+        with server_process(*command, env=env, log=tmp_path / "serve.log") as (base, master):
+            yield Served(base, base + "/api/v1", url, master)
