@@ -33,7 +33,8 @@ def masked_model(model: dict, mask: str | None) -> dict:
     fields = _cache.get(key)
     if fields is None:
         try:
-            fields = Mask(mask, skip=True).apply(model)
+            # `resolved` includes the fields a model inherits (`ns.inherit`).
+            fields = Mask(mask, skip=True).apply(getattr(model, "resolved", model))
         except MaskError as error:
             raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
         if not fields:
@@ -58,6 +59,7 @@ def wanted(name: str) -> bool:
 def load_wanted(entity, *always):
     """A loader option that fetches only the columns of `entity` the response needs."""
     fields = g.get("fields")
+    fields = getattr(fields, "resolved", fields)
     columns = inspect(entity).columns
     names = set(always)
     for name, field in (fields or {}).items():
