@@ -8,12 +8,13 @@ database, so a revoked or expired credential is refused at once by every process
 from typing import NamedTuple
 
 from flask import g, request
-from flask_restx import Resource
+from flask_restx.utils import merge
 from sqlalchemy import select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from api.errors import error_model
+from api.resource import Resource
 from models import AccessToken, ApiKey, User, db, digest
 
 API_KEY_HEADER = "X-API-KEY"
@@ -97,10 +98,13 @@ def current_user() -> User:
 class ProtectedResource(Resource):
     """A resource every method of which needs an API key or a bearer token."""
 
-    __apidoc__ = {
-        "security": SECURITY,
-        "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
-    }
+    __apidoc__ = merge(
+        Resource.__apidoc__,
+        {
+            "security": SECURITY,
+            "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
+        },
+    )
 
     def dispatch_request(self, *args, **kwargs):
         # Before body validation: an anonymous caller learns nothing about the payload.

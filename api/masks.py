@@ -60,8 +60,12 @@ def load_wanted(entity, *always):
     """A loader option that fetches only the columns of `entity` the response needs."""
     fields = g.get("fields")
     fields = getattr(fields, "resolved", fields)
-    columns = inspect(entity).columns
+    mapper = inspect(entity)
+    columns = mapper.columns
     names = set(always)
+    if mapper.version_id_col is not None:
+        # Always the version that was read: a conditional write is checked against it.
+        names.add(mapper.get_property_by_column(mapper.version_id_col).key)
     for name, field in (fields or {}).items():
         attribute = getattr(field, "attribute", None) or name
         if isinstance(attribute, str) and attribute in columns:

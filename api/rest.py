@@ -5,6 +5,7 @@ from flask_restx import Api
 from sqlalchemy.exc import OperationalError
 
 from api.auth import REALM, authorizations
+from api.conditional import tag_response
 from api.errors import DATABASE_UNAVAILABLE, error_model
 from api.representation import output_json
 from api.requests import require_json_body
@@ -23,6 +24,7 @@ class RestApi(Api):
 
 blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 blueprint.before_request(require_json_body)
+blueprint.after_request(tag_response)
 
 api = RestApi(
     blueprint,

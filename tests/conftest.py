@@ -150,3 +150,14 @@ def live_server(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}"}
     with server("run", env=env, log=tmp_path / "server.log") as url:
         yield url
+
+
+@pytest.fixture(params=["in-process", "live"])
+def http(request, app, alice):
+    """Alice's way to call the API: the test client on the test database, or a live server."""
+    from tests.clients import AppHttp, LiveHttp, live_account
+
+    if request.param == "in-process":
+        return AppHttp(app, alice.headers)
+    base_url = request.getfixturevalue("live_server")
+    return LiveHttp(base_url, live_account(base_url, alice.email))
