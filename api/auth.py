@@ -14,6 +14,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from api.errors import error_model
+from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
 from api.resource import Resource
 from models import AccessToken, ApiKey, User, db, digest
 
@@ -103,6 +104,14 @@ class ProtectedResource(Resource):
         {
             "security": SECURITY,
             "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
+            # Idempotent retries are kept per account, so only here.
+            "post": {
+                "params": {IDEMPOTENCY_HEADER: IDEMPOTENCY_PARAM},
+                "responses": {
+                    "409": (IN_PROGRESS, error_model),
+                    "422": (KEY_REUSED, error_model),
+                },
+            },
         },
     )
 

@@ -37,6 +37,7 @@ class Config:
         self.SWAGGER_UI_REQUEST_DURATION = True
         self.SQLALCHEMY_RECORD_QUERIES = False
         self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.IDEMPOTENCY_TTL = int(env.get("IDEMPOTENCY_TTL", 24 * 3600))
         # Errors become JSON responses; tracebacks go to the log, never to a client.
         self.PROPAGATE_EXCEPTIONS = False
         for key, value in overrides.items():

@@ -5,6 +5,7 @@
   write then only lands on the row versions that were compared (`api.concurrency`).
 * A write without `If-Match` that loses a race to another writer is run again on the
   fresh row, so concurrent plain writes behave as "last one wins", never as an error.
+* `POST` with `Idempotency-Key` runs at most once per key (`api.idempotency`).
 
 The class also documents these headers and responses on every operation it serves.
 """
@@ -28,6 +29,7 @@ from api.conditional import (
     representation_tag,
 )
 from api.errors import error_model
+from api.idempotency import idempotent
 from models import db
 
 WRITES = frozenset({"PUT", "PATCH", "DELETE"})
@@ -50,8 +52,13 @@ class Resource(flask_restx.Resource):
         "delete": _conditional_write(),
     }
 
+    # The POST response shows a secret once; it is never stored for replays.
+    secret_response = False
+
     def dispatch_request(self, *args, **kwargs):
         dispatch = partial(super().dispatch_request, *args, **kwargs)
+        if request.method == "POST":
+            return idempotent(dispatch, secret=self.secret_response)
         if request.method not in WRITES:
             return dispatch()
         if "If-Match" in request.headers:

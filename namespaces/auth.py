@@ -173,6 +173,8 @@ class Me(ProtectedResource):
 
 @ns.route("/keys/")
 class KeyList(ProtectedResource):
+    secret_response = True
+
     @ns.expect(key_list_args)
     @ns.marshal_list_with(key)
     @ns.response(400, "Invalid query arguments", error_model)
