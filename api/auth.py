@@ -49,7 +49,7 @@ class AuthenticationFailed(Unauthorized):
         super().__init__(description, www_authenticate=WWWAuthenticate(scheme, {"realm": REALM}))
 
 
-def _bearer_token() -> str | None:
+def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -76,7 +76,7 @@ def authenticate() -> Credential:
         if row is None:
             raise AuthenticationFailed("The API key is invalid or has been revoked.")
         return Credential(row[1], "apikey", row[0].id)
-    token = _bearer_token()
+    token = bearer_token()
     if token:
         row = _lookup(AccessToken, token)
         if row is None or row[0].expired:

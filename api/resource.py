@@ -35,6 +35,7 @@ from models import db
 WRITES = frozenset({"PUT", "PATCH", "DELETE"})
 # Unconditional writes that keep losing races give up after this many tries.
 WRITE_ATTEMPTS = 5
+TOO_MANY_REQUESTS = "Too many requests: see Retry-After and the X-RateLimit-* headers"
 
 
 def _conditional_write() -> dict:
@@ -43,6 +44,7 @@ def _conditional_write() -> dict:
 
 class Resource(flask_restx.Resource):
     __apidoc__ = {
+        "responses": {"429": (TOO_MANY_REQUESTS, error_model)},
         "get": {
             "params": {"If-None-Match": IF_NONE_MATCH},
             "responses": {"304": (NOT_MODIFIED, None)},

@@ -1,6 +1,7 @@
 """The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces."""
 
 from flask import Blueprint
+from flask_limiter.errors import RateLimitExceeded
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
 
@@ -45,6 +46,11 @@ api.models[error_model.name] = error_model
 @api.errorhandler(OperationalError)
 def database_unavailable(error):
     return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
+
+
+@api.errorhandler(RateLimitExceeded)
+def rate_limited(error):
+    return {"message": f"Too many requests: the limit is {error.description}."}, 429
 
 
 api.add_namespace(auth_ns)
