@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 
 from api import health, rest
 from api.config import Config, config_from_env
+from api.cors import init_cors
 from api.errors import register_error_handlers
 from api.extensions import limiter, migrate
 from api.logs import configure_logging
@@ -54,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     limiter.init_app(app)
+    init_cors(app)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Configuration read from the environment, one class per way of running."""
 
 import os
+import re
 
 
 def database_url(url: str | None) -> str | None:
@@ -14,6 +15,11 @@ def database_url(url: str | None) -> str | None:
 
 def flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def origins(value: str) -> list[str]:
+    """`CORS_ORIGINS`: origins separated by commas or spaces."""
+    return [origin for origin in re.split(r"[\s,]+", value) if origin]
 
 
 class Config:
@@ -50,6 +56,7 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "todos-api")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.IDEMPOTENCY_TTL = int(env.get("IDEMPOTENCY_TTL", 24 * 3600))
+        self.CORS_ORIGINS = origins(env.get("CORS_ORIGINS", ""))
         # Errors become JSON responses; tracebacks go to the log, never to a client.
         self.PROPAGATE_EXCEPTIONS = False
         for key, value in overrides.items():

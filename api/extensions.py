@@ -1,5 +1,6 @@
 """Flask extensions, created without an app and bound in `create_app`."""
 
+from flask_cors import CORS
 from flask_limiter import Limit
 from flask_migrate import Migrate
 
@@ -13,6 +14,7 @@ from api.ratelimits import (
 )
 
 migrate = Migrate()
+cors = CORS()
 limiter = RateLimiter(
     key_func=credential_key,
     # One counter per credential across every route, not one per route.
