@@ -45,6 +45,7 @@ class Config:
         self.RESTX_ERROR_404_HELP = False
         self.SWAGGER_UI_DOC_EXPANSION = "list"
         self.SWAGGER_UI_REQUEST_DURATION = True
+        self.SWAGGER_UI_PERSIST_AUTHORIZATION = True
         self.SQLALCHEMY_RECORD_QUERIES = False
         self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", "scrypt")
         # Rate limits (Flask-Limiter). Memory storage counts per process; a

@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.auth import REALM, authorizations
 from api.conditional import tag_response
+from api.docs import render_swagger_ui
 from api.errors import DATABASE_UNAVAILABLE, error_model
 from api.representation import output_json
 from api.requests import require_json_body
@@ -42,6 +43,11 @@ api = RestApi(
 )
 api.representations["application/json"] = output_json
 api.models[error_model.name] = error_model
+
+
+@api.documentation
+def swagger_ui():
+    return render_swagger_ui(api)
 
 
 @api.errorhandler(OperationalError)
