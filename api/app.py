@@ -7,8 +7,9 @@ from flask import Flask, redirect, url_for
 from api import health, rest
 from api.config import Config, config_from_env
 from api.converters import IdConverter
+from api.cors import init_cors
 from api.errors import register_error_handlers
-from api.extensions import migrate
+from api.extensions import limiter, migrate
 from api.logs import configure_logging
 from api.representation import ApiRequest, JsonProvider
 from api.requests import finish_request, start_request
@@ -23,8 +24,9 @@ def create_app(config: Config | None = None) -> Flask:
     load_config(app, config or config_from_env())
     configure_logging(app)
     configure_json(app)
-    register_extensions(app)
+    # Before the extensions' hooks, so that every response, a 429 too, has a request id.
     register_request_hooks(app)
+    register_extensions(app)
     register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -61,6 +63,8 @@ def configure_json(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    limiter.init_app(app)
+    init_cors(app)
 
 
 def register_request_hooks(app: Flask) -> None:

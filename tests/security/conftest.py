@@ -10,6 +10,14 @@ from tests.live import manage, server_database, server_process
 
 SERVE_WORKERS = 3
 FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+# These tests send hundreds of requests and logins from one address; limits this high
+# keep the limiter in every request's path without it answering for the app.
+HIGH_LIMITS = {"RATELIMIT_DEFAULT": "1000000 per hour", "RATELIMIT_AUTH": "100000 per minute"}
+
+
+@pytest.fixture
+def config_overrides():
+    return dict(HIGH_LIMITS)
 
 
 def make_resources(client, account, label: str) -> dict:
@@ -42,11 +50,17 @@ class Served(NamedTuple):
 
 
 @pytest.fixture
-def served(database, tmp_path) -> Served:
+def serve_env() -> dict:
+    """More environment for `served`: high rate limits unless a module says otherwise."""
+    return dict(HIGH_LIMITS)
+
+
+@pytest.fixture
+def served(database, tmp_path, serve_env) -> Served:
     """`manage.py serve` with several gunicorn workers on a database of its own (an
     SQLite file, or a PostgreSQL schema when the suite runs there), migrated first."""
     with server_database(database, tmp_path) as url:
-        env = {"DATABASE_URL": url, **FAST_HASH}
+        env = {"DATABASE_URL": url, **FAST_HASH, **serve_env}
         manage("db", "upgrade", env=env)
         command = ("serve", "--workers", str(SERVE_WORKERS), "--threads", "2")
         with server_process(*command, env=env, log=tmp_path / "serve.log") as (base, master):

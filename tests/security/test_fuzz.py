@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import call, register, server, server_database
+from tests.security.conftest import FAST_HASH, HIGH_LIMITS
 
 INSTALLED = importlib.util.find_spec("schemathesis") is not None
 pytestmark = [
@@ -36,7 +37,6 @@ CHECKS = [
     "response_schema_conformance",
 ]
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
-FAST_HASH = {"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
 
 
 def seed_data(api: str, headers: dict) -> None:
@@ -51,7 +51,11 @@ def seed_data(api: str, headers: dict) -> None:
 def test_schemathesis_finds_no_failure(database, tmp_path):
     with (
         server_database(database, tmp_path) as url,
-        server("run", env={"DATABASE_URL": url, **FAST_HASH}, log=tmp_path / "server.log") as base,
+        server(
+            "run",
+            env={"DATABASE_URL": url, **FAST_HASH, **HIGH_LIMITS},
+            log=tmp_path / "server.log",
+        ) as base,
     ):
         account = register(base, "ada@example.com", "correct horse battery")
         seed_data(base + "/api/v1", account.headers)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AccessToken, ApiKey, User, db
+from tests.security.conftest import HIGH_LIMITS
 from tests.security.routes import BODIES, PROTECTED, url
 
 PASSWORD = "correct horse battery staple"
@@ -14,7 +15,7 @@ EMAIL = "ada@example.com"
 
 @pytest.fixture
 def config_overrides():
-    return {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
+    return {**HIGH_LIMITS, "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
 
 
 def exercise_every_route(client) -> tuple[list, dict]:
