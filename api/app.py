@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask, redirect, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import health, rest
 from api.config import Config, config_from_env
@@ -25,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(app)
     configure_json(app)
     # Before the extensions' hooks, so that every response, a 429 too, has a request id.
+    register_proxy_fix(app)
     register_request_hooks(app)
     register_extensions(app)
     register_converters(app)
@@ -65,6 +67,13 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     limiter.init_app(app)
     init_cors(app)
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Behind trusted proxies, take the client's address, scheme and host from them."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -50,6 +50,8 @@ class Config:
         self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", "scrypt")
         # Rate limits (Flask-Limiter). Memory storage counts per process; a
         # redis:// URI makes every process share the counts.
+        # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATELIMIT_ENABLED = flag(env.get("RATELIMIT_ENABLED", "true"))
         self.RATELIMIT_DEFAULT = env.get("RATELIMIT_DEFAULT", "5000 per hour")
         self.RATELIMIT_AUTH = env.get("RATELIMIT_AUTH", "10 per minute")
