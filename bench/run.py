@@ -455,6 +455,9 @@ class Bench:
             "RATELIMIT_DEFAULT": RATE_LIMIT,
         }
         self.api_requests = 0
+        # The machine's 1-minute load average when the rounds start and end: other work
+        # on the same cores shows here, and makes absolute figures noisy.
+        self.load_average: list[float] = []
 
     def seed(self) -> dict[str, Account]:
         plans = {
@@ -626,6 +629,7 @@ class Bench:
             if endpoint.has_floor:
                 self.load(floor_base, endpoint, args.warmup)
         rss_before = worker_rss_kib(api.pid)
+        self.load_average = [os.getloadavg()[0]]
         for number in range(1, args.rounds + 1):
             print(f"Round {number} of {args.rounds}", flush=True)
             for endpoint in endpoints:
@@ -650,6 +654,7 @@ class Bench:
             self.api_requests += self.load(api_base, endpoint, args.duration).requests
             runs += 1
         rss_after = worker_rss_kib(api.pid)
+        self.load_average.append(os.getloadavg()[0])
         return {"endpoints": endpoints, "rss": (rss_before, rss_after)}
 
 
@@ -722,7 +727,7 @@ def rss_table(rss: tuple[dict[int, int], dict[int, int]], requests: int) -> list
     return lines
 
 
-def report(args, kind: str, outcome: dict, requests: int, command: str) -> str:
+def report(args, kind: str, outcome: dict, requests: int, command: str, load: list) -> str:
     endpoints = outcome["endpoints"]
     today = datetime.date.today().isoformat()
     errors = sum(summarize(e).errors for e in endpoints)
@@ -740,6 +745,8 @@ def report(args, kind: str, outcome: dict, requests: int, command: str) -> str:
         f"* Data: {TODOS:,} todos, {BUCKETS} bucket lists holding {BUCKET_ITEMS:,} items, "
         f"and one bucket list of {DEEP_ITEMS:,} items; writes by an account of their own.",
         "* req/s, p50 and p99 are medians over the rounds; the ratio is of the medians.",
+        f"* Load average (1 min) at the first round and after the last: "
+        f"{' and '.join(f'{value:.2f}' for value in load)}.",
         "",
         *results_table(endpoints),
         "",
@@ -829,7 +836,7 @@ def main(argv=None) -> int:
         with database(args.database_url, folder) as (url, kind):
             bench = Bench(args, folder, url)
             outcome = bench.run()
-    text = report(args, kind, outcome, bench.api_requests, command)
+    text = report(args, kind, outcome, bench.api_requests, command, bench.load_average)
     print()
     print(text)
     args.output_dir.mkdir(parents=True, exist_ok=True)
