@@ -767,7 +767,7 @@ def chart(endpoints: list[Endpoint], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     summaries = [summarize(e) for e in endpoints]
-    names = [re.sub(r" (X-Fields|\(| page)", r"\n\1", e.name, count=1) for e in endpoints]
+    names = [re.sub(r" (X-Fields|\(|page)", r"\n\1", e.name, count=1) for e in endpoints]
     positions = range(len(endpoints))
     figure, (rates, ratios) = plt.subplots(2, 1, figsize=(12, 9), height_ratios=[3, 2])
     width = 0.4
@@ -788,14 +788,18 @@ def chart(endpoints: list[Endpoint], path: Path, title: str) -> None:
     ratios.bar(list(positions), values, color=["C2" if v >= GET_TARGET else "C3" for v in values])
     ratios.axhline(GET_TARGET, linestyle="--", color="black", linewidth=1)
     ratios.text(len(endpoints) - 0.5, GET_TARGET, f" target {GET_TARGET}", va="bottom", ha="right")
-    for position, summary in zip(positions, summaries, strict=True):
+    for position, endpoint, summary in zip(positions, endpoints, summaries, strict=True):
         if summary.ratio is not None:
             label = f"{summary.ratio:.2f}"
+            if endpoint.target == "deep" and endpoint.baseline is not None:
+                slower = summary.p50_ms / summarize(endpoint.baseline).p50_ms
+                label += f"\np50 {slower:.2f}× page 1's"
         else:
             # No floor for writes: their bar is empty, and their target is a latency.
             p99 = "none answered" if math.isnan(summary.p99_ms) else f"{summary.p99_ms:.1f} ms"
             label = f"p99 {p99}\n(target < {WRITE_P99_MS:g} ms)"
         ratios.text(position, summary.ratio or 0, label, ha="center", va="bottom", fontsize=8)
+    ratios.set_ylim(0, max(0.6, *values) * 1.2)
     ratios.set_ylabel("API / floor req/s")
     ratios.set_xticks(list(positions), names, fontsize=7)
     figure.tight_layout()
