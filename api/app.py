@@ -3,12 +3,14 @@
 import os
 
 from flask import Flask, redirect, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import health, rest
 from api.config import Config, config_from_env
 from api.converters import IdConverter
+from api.cors import init_cors
 from api.errors import register_error_handlers
-from api.extensions import migrate
+from api.extensions import limiter, migrate
 from api.logs import configure_logging
 from api.requests import finish_request, start_request
 from models import db
@@ -21,8 +23,10 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask("api", instance_relative_config=True)
     load_config(app, config or config_from_env())
     configure_logging(app)
-    register_extensions(app)
+    # Before the extensions' hooks, so that every response, a 429 too, has a request id.
+    register_proxy_fix(app)
     register_request_hooks(app)
+    register_extensions(app)
     register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -54,6 +58,15 @@ def engine_options(config) -> dict:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    limiter.init_app(app)
+    init_cors(app)
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Behind trusted proxies, take the client's address, scheme and host from them."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def register_request_hooks(app: Flask) -> None:

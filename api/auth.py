@@ -8,12 +8,14 @@ database, so a revoked or expired credential is refused at once by every process
 from typing import NamedTuple
 
 from flask import g, request
-from flask_restx import Resource
+from flask_restx.utils import merge
 from sqlalchemy import select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from api.errors import error_model
+from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
+from api.resource import Resource
 from models import AccessToken, ApiKey, User, db, digest
 
 API_KEY_HEADER = "X-API-KEY"
@@ -47,7 +49,7 @@ class AuthenticationFailed(Unauthorized):
         super().__init__(description, www_authenticate=WWWAuthenticate(scheme, {"realm": REALM}))
 
 
-def _bearer_token() -> str | None:
+def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -74,7 +76,7 @@ def authenticate() -> Credential:
         if row is None:
             raise AuthenticationFailed("The API key is invalid or has been revoked.")
         return Credential(row[1], "apikey", row[0].id)
-    token = _bearer_token()
+    token = bearer_token()
     if token:
         row = _lookup(AccessToken, token)
         if row is None or row[0].expired:
@@ -97,10 +99,21 @@ def current_user() -> User:
 class ProtectedResource(Resource):
     """A resource every method of which needs an API key or a bearer token."""
 
-    __apidoc__ = {
-        "security": SECURITY,
-        "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
-    }
+    __apidoc__ = merge(
+        Resource.__apidoc__,
+        {
+            "security": SECURITY,
+            "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
+            # Idempotent retries are kept per account, so only here.
+            "post": {
+                "params": {IDEMPOTENCY_HEADER: IDEMPOTENCY_PARAM},
+                "responses": {
+                    "409": (IN_PROGRESS, error_model),
+                    "422": (KEY_REUSED, error_model),
+                },
+            },
+        },
+    )
 
     def dispatch_request(self, *args, **kwargs):
         # Before body validation: an anonymous caller learns nothing about the payload.

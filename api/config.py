@@ -1,6 +1,7 @@
 """Configuration read from the environment, one class per way of running."""
 
 import os
+import re
 
 
 def database_url(url: str | None) -> str | None:
@@ -10,6 +11,15 @@ def database_url(url: str | None) -> str | None:
             if url.startswith(scheme):
                 return "postgresql+psycopg://" + url[len(scheme) :]
     return url
+
+
+def flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def origins(value: str) -> list[str]:
+    """`CORS_ORIGINS`: origins separated by commas or spaces."""
+    return [origin for origin in re.split(r"[\s,]+", value) if origin]
 
 
 class Config:
@@ -35,8 +45,21 @@ class Config:
         self.RESTX_ERROR_404_HELP = False
         self.SWAGGER_UI_DOC_EXPANSION = "list"
         self.SWAGGER_UI_REQUEST_DURATION = True
+        self.SWAGGER_UI_PERSIST_AUTHORIZATION = True
         self.SQLALCHEMY_RECORD_QUERIES = False
         self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", "scrypt")
+        # Rate limits (Flask-Limiter). Memory storage counts per process; a
+        # redis:// URI makes every process share the counts.
+        # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
+        self.RATELIMIT_ENABLED = flag(env.get("RATELIMIT_ENABLED", "true"))
+        self.RATELIMIT_DEFAULT = env.get("RATELIMIT_DEFAULT", "5000 per hour")
+        self.RATELIMIT_AUTH = env.get("RATELIMIT_AUTH", "10 per minute")
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "todos-api")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.IDEMPOTENCY_TTL = int(env.get("IDEMPOTENCY_TTL", 24 * 3600))
+        self.CORS_ORIGINS = origins(env.get("CORS_ORIGINS", ""))
         # Errors become JSON responses; tracebacks go to the log, never to a client.
         self.PROPAGATE_EXCEPTIONS = False
         for key, value in overrides.items():

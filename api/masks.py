@@ -33,7 +33,8 @@ def masked_model(model: dict, mask: str | None) -> dict:
     fields = _cache.get(key)
     if fields is None:
         try:
-            fields = Mask(mask, skip=True).apply(model)
+            # `resolved` includes the fields a model inherits (`ns.inherit`).
+            fields = Mask(mask, skip=True).apply(getattr(model, "resolved", model))
         except MaskError as error:
             raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
         if _selects_nothing(fields):
@@ -80,6 +81,9 @@ def load_wanted(entity, fields: dict | None = None) -> list:
     fields = g.get("fields") if fields is None else fields
     mapper = inspect(entity)
     columns, options = set(), []
+    if mapper.version_id_col is not None:
+        # Always the version that was read: a conditional write is checked against it.
+        columns.add(mapper.get_property_by_column(mapper.version_id_col).key)
     for name, field in (fields or {}).items():
         attribute = getattr(field, "attribute", None) or name
         if not isinstance(attribute, str):

@@ -9,9 +9,9 @@ from http import HTTPStatus
 
 import flask_restx
 from flask import Response
-from flask_restx import marshal
 from flask_restx.utils import merge, unpack
 
+from api.marshalling import marshal
 from api.masks import FIELDS_PARAM, MASK_DESCRIPTION, select_fields
 
 

@@ -1,10 +1,13 @@
 """The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces."""
 
 from flask import Blueprint
+from flask_limiter.errors import RateLimitExceeded
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
 
 from api.auth import REALM, authorizations
+from api.conditional import tag_response
+from api.docs import render_swagger_ui
 from api.errors import DATABASE_UNAVAILABLE, error_model
 from api.representation import output_json
 from api.requests import require_json_body
@@ -24,6 +27,7 @@ class RestApi(Api):
 
 blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 blueprint.before_request(require_json_body)
+blueprint.after_request(tag_response)
 
 api = RestApi(
     blueprint,
@@ -41,10 +45,21 @@ api.representations["application/json"] = output_json
 api.models[error_model.name] = error_model
 
 
+@api.documentation
+def swagger_ui():
+    return render_swagger_ui(api)
+
+
 @api.errorhandler(OperationalError)
 def database_unavailable(error):
     """The database is unavailable; try again after Retry-After seconds."""
     return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
+
+
+@api.errorhandler(RateLimitExceeded)
+def rate_limited(error):
+    """Too many requests; try again after Retry-After seconds."""
+    return {"message": f"Too many requests: the limit is {error.description}."}, 429
 
 
 api.add_namespace(auth_ns)

@@ -1,6 +1,6 @@
 """Absolute URLs of resources, for the `uri` field of every representation."""
 
-from flask import url_for
+from flask import g, url_for
 from flask_restx import fields
 from flask_restx.fields import get_value
 
@@ -22,5 +22,30 @@ class ResourceUrl(fields.Url):
         return tuple(self.arguments.values())
 
     def output(self, key, obj, **kwargs):
-        values = {name: get_value(attribute, obj) for name, attribute in self.arguments.items()}
-        return url_for(self.endpoint, _external=True, **values)
+        template = self._template()
+        for name, attribute in self.arguments.items():
+            template = template.replace(_placeholder(name), str(get_value(attribute, obj)))
+        return template
+
+    def _template(self) -> str:
+        """This request's absolute URL of the endpoint, with a placeholder per argument.
+
+        Built once per request (the host comes from the request) instead of once per object.
+        """
+        templates = g.setdefault("url_templates", {})
+        template = templates.get(self.endpoint)
+        if template is None:
+            placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
+            template = url_for(self.endpoint, _external=True, **placeholders)
+            for name, value in placeholders.items():
+                template = template.replace(f"/{value}", f"/{_placeholder(name)}")
+            templates[self.endpoint] = template
+        return template
+
+
+# Ids no database row will have, swapped for named markers once the URL is built.
+_PLACEHOLDER_BASE = 7_919_000_001
+
+
+def _placeholder(name: str) -> str:
+    return "{" + name + "}"

@@ -452,6 +452,7 @@ class Bench:
             **self.env,
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(32),
+            "RATELIMIT_ENABLED": "true",
             "RATELIMIT_DEFAULT": RATE_LIMIT,
         }
         self.api_requests = 0

@@ -4,9 +4,9 @@ import sqlite3
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -76,3 +76,20 @@ class Timestamped:
     def update(self, data: dict) -> None:
         for key, value in data.items():
             setattr(self, key, value)
+
+
+class Versioned:
+    """A version counter for optimistic concurrency.
+
+    SQLAlchemy bumps `version` with every UPDATE and adds `WHERE version = <the version
+    loaded>` to each UPDATE and DELETE of the row, raising `StaleDataError` when another
+    transaction changed the row first. A conditional request is checked against what
+    was loaded, and the write only lands if the row is still that version: the check
+    and the write are one atomic statement, on SQLite and PostgreSQL alike.
+    """
+
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}

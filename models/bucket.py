@@ -1,12 +1,23 @@
 """Bucket lists and their items."""
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from .base import Timestamped, db
+from .base import Timestamped, Versioned, db
 
 
-class Bucket(Timestamped, db.Model):
+class Bucket(Timestamped, Versioned, db.Model):
     __tablename__ = "buckets"
     __table_args__ = (
         Index("ix_buckets_user_id_id", "user_id", "id"),
@@ -28,7 +39,7 @@ class Bucket(Timestamped, db.Model):
     )
 
 
-class Item(Timestamped, db.Model):
+class Item(Timestamped, Versioned, db.Model):
     __tablename__ = "items"
     __table_args__ = (
         # The owner is kept on the item too, so every item query is scoped by owner
@@ -57,3 +68,33 @@ Bucket.item_count = column_property(
     .scalar_subquery(),
     deferred=True,
 )
+
+
+# A bucket's representation holds its items, so adding, changing or removing an item
+# is a new version of the bucket too: a conditional write of the bucket made against
+# the old items then fails. The bump is one atomic increment, so writers of items in
+# the same bucket never conflict with each other.
+
+
+def _bump_buckets(connection, bucket_ids) -> None:
+    buckets = Bucket.__table__
+    connection.execute(
+        update(buckets)
+        .where(buckets.c.id.in_(sorted(set(bucket_ids))))
+        .values(version=buckets.c.version + 1)
+    )
+
+
+@event.listens_for(Item, "after_insert")
+@event.listens_for(Item, "after_delete")
+def _item_added_or_removed(mapper, connection, item) -> None:
+    _bump_buckets(connection, [item.bucket_id])
+
+
+@event.listens_for(Item, "after_update")
+def _item_changed(mapper, connection, item) -> None:
+    state = inspect(item)
+    if not state.session.is_modified(item, include_collections=False):
+        return
+    moved_from = state.attrs.bucket_id.history.deleted or ()
+    _bump_buckets(connection, [item.bucket_id, *moved_from])

@@ -3,10 +3,10 @@
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Timestamped, db
+from .base import Timestamped, Versioned, db
 
 
-class Todo(Timestamped, db.Model):
+class Todo(Timestamped, Versioned, db.Model):
     __tablename__ = "todos"
     # Every list query filters by owner and sorts by one of these keys, then by id.
     __table_args__ = (

@@ -1,17 +1,19 @@
 """Accounts, bearer tokens and API keys."""
 
 from flask import current_app, request, url_for
-from flask_restx import Resource, abort, fields
+from flask_restx import abort, fields
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.auth import AuthenticationFailed, ProtectedResource, current_credential, current_user
 from api.errors import error_model
+from api.extensions import password_guard
 from api.inputs import payload
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
 from api.pagination import list_parser, paginate
+from api.resource import Resource
 from models import AccessToken, ApiKey, User, db, utcnow
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
@@ -97,6 +99,8 @@ def _dummy_hash() -> str:
 
 @ns.route("/register")
 class Register(Resource):
+    decorators = [password_guard]
+
     @ns.expect(credentials, validate=True)
     @ns.marshal_with(user, code=201, description="Account created")
     @ns.response(400, "Invalid email or password", error_model)
@@ -121,6 +125,8 @@ class Register(Resource):
 
 @ns.route("/login")
 class Login(Resource):
+    decorators = [password_guard]
+
     @ns.doc(
         description="Send `{email, password}` as JSON, or the same as HTTP Basic credentials.",
         security=[{"basic": []}],
@@ -178,6 +184,8 @@ class Me(ProtectedResource):
 
 @ns.route("/keys/")
 class KeyList(ProtectedResource):
+    secret_response = True
+
     @ns.expect(key_list_args)
     @ns.marshal_list_with(key)
     @ns.response(400, "Invalid query arguments", error_model)

@@ -83,17 +83,25 @@ def config_overrides():
     return {}
 
 
-@pytest.fixture
-def app(database, tmp_path, config_overrides):
-    app = create_app(make_config(database, tmp_path, **config_overrides))
+@contextmanager
+def running(app):
+    """`app` with its tables created, in an app context; dropped and disconnected after."""
     app.test_client_class = ApiClient
     with app.app_context():
         db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.drop_all()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+@pytest.fixture
+def app(database, tmp_path, config_overrides):
+    with running(create_app(make_config(database, tmp_path, **config_overrides))) as app:
         yield app
-        db.session.remove()
-        db.drop_all()
-        for engine in db.engines.values():
-            engine.dispose()
 
 
 @pytest.fixture
@@ -187,3 +195,14 @@ class StatementLog(list):
 @pytest.fixture
 def statements(app) -> StatementLog:
     return StatementLog()
+
+
+@pytest.fixture(params=["in-process", "live"])
+def http(request, app, alice):
+    """Alice's way to call the API: the test client on the test database, or a live server."""
+    from tests.clients import AppHttp, LiveHttp, live_account
+
+    if request.param == "in-process":
+        return AppHttp(app, alice.headers)
+    base_url = request.getfixturevalue("live_server")
+    return LiveHttp(base_url, live_account(base_url, alice.email))

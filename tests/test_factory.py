@@ -76,3 +76,16 @@ def test_unknown_app_env(monkeypatch):
     monkeypatch.setenv("APP_ENV", "staging")
     with pytest.raises(RuntimeError, match="APP_ENV"):
         config_from_env()
+
+
+@pytest.mark.parametrize("config_overrides", [{"TRUSTED_PROXIES": 1}])
+def test_behind_a_trusted_proxy_urls_and_addresses_come_from_it(auth_client, config_overrides):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}
+    created = auth_client.post("/api/v1/todos/", json={"title": "x"}, headers=forwarded)
+    assert created.get_json()["uri"].startswith("https://api.example.com/api/v1/todos/")
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(auth_client):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example.com"}
+    created = auth_client.post("/api/v1/todos/", json={"title": "x"}, headers=forwarded)
+    assert created.get_json()["uri"].startswith("http://localhost/")

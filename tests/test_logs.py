@@ -5,20 +5,15 @@ import json
 import pytest
 
 from api.app import create_app
-from models import db
-from tests.conftest import make_config
+from tests.conftest import make_config, running
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def json_app(database, tmp_path):
-    app = create_app(make_config(database, tmp_path, LOG_FORMAT="json"))
-    with app.app_context():
-        db.create_all()
+    with running(create_app(make_config(database, tmp_path, LOG_FORMAT="json"))) as app:
         yield app
-        db.session.remove()
-        db.drop_all()
 
 
 def lines(capsys) -> list[dict]:

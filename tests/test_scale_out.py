@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from tests.live import ROOT, call, server
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+RATE_LIMIT = 30
 
 
 def answers(port: int) -> bool:
@@ -41,6 +42,10 @@ def shared_database():
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     env = {"DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "shared-secret"}
+    if answers(6379):
+        env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/0"
+        env["RATELIMIT_KEY_PREFIX"] = schema
+        env["RATELIMIT_DEFAULT"] = f"{RATE_LIMIT} per minute"
     subprocess.run(
         [sys.executable, "manage.py", "db", "upgrade"],
         cwd=ROOT,
@@ -106,3 +111,31 @@ def test_a_token_logged_out_through_one_is_refused_by_the_other_at_once(servers,
     assert call("GET", one + "/auth/me", headers=bearer)[0] == 200
     assert call("POST", two + "/auth/logout", headers=bearer)[0] == 204
     assert call("GET", one + "/auth/me", headers=bearer)[0] == 401
+
+
+def test_an_idempotent_retry_sent_to_the_other_replays_the_first_response(servers, account):
+    one, two = servers
+    headers = {"X-API-KEY": account["key"]["key"], "Idempotency-Key": uuid.uuid4().hex}
+    first = call("POST", one + "/todos/", {"title": "exactly once"}, headers)
+    retry = call("POST", two + "/todos/", {"title": "exactly once"}, headers)
+    assert first[0] == retry[0] == 201
+    assert retry[2] == first[2] and retry[1]["Location"] == first[1]["Location"]
+    assert retry[1]["Idempotent-Replayed"] == "true"
+    listed = call(
+        "GET", two + "/todos/?q=exactly%20once", headers={"X-API-KEY": headers["X-API-KEY"]}
+    )
+    assert len(listed[2]) == 1
+
+
+@pytest.mark.skipif(not answers(6379), reason="needs Redis on 127.0.0.1:6379 to share counts")
+def test_a_rate_limit_counts_requests_across_both(servers, account):
+    one, two = servers
+    _, _, extra = call(
+        "POST", one + "/auth/keys/", {"name": "counted"}, {"X-API-KEY": account["key"]["key"]}
+    )
+    counted = {"X-API-KEY": extra["key"]}
+    statuses = [
+        call("GET", (one, two)[n % 2] + "/auth/me", headers=counted)[0]
+        for n in range(RATE_LIMIT + 2)
+    ]
+    assert statuses == [200] * RATE_LIMIT + [429] * 2

@@ -1,0 +1,60 @@
+"""Conditional writes land only on the row versions their precondition read.
+
+The check of `If-Match` reads the target through the resource's own `get`; the write
+that follows may load the rows again (the session holds them only weakly), and so see
+a newer version than the one checked. `versions_read` notes the version of each
+versioned row the check loads; `writes_only_to` makes the flush refuse, with
+`StaleDataError`, to write any of those rows at another version. The flush's own
+`WHERE version = ...` (`models.base.Versioned`) then covers the rest of the race.
+"""
+
+from contextlib import contextmanager
+from itertools import chain
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm.exc import StaleDataError
+
+
+def _version(state) -> tuple[str, object] | None:
+    column = state.mapper.version_id_col
+    if column is None:
+        return None
+    key = state.mapper.get_property_by_column(column).key
+    return key, state.committed_state.get(key, state.dict.get(key))
+
+
+@contextmanager
+def versions_read(session):
+    """Yield a dict that fills with {identity: version} of the rows loaded meanwhile."""
+    read = {}
+
+    def loaded(session, instance):
+        state = inspect(instance)
+        version = _version(state)
+        if version is not None and version[1] is not None:
+            read[state.key] = version[1]
+
+    event.listen(session, "loaded_as_persistent", loaded)
+    try:
+        yield read
+    finally:
+        event.remove(session, "loaded_as_persistent", loaded)
+
+
+@contextmanager
+def writes_only_to(session, read: dict):
+    """Within the block, flushing a change to a row read at another version fails."""
+
+    def check(session, flush_context, instances):
+        for instance in chain(session.dirty, session.deleted):
+            state = inspect(instance)
+            expected = read.get(state.key)
+            version = _version(state)
+            if expected is not None and version is not None and version[1] != expected:
+                raise StaleDataError(f"{state.mapper.class_.__name__} {state.key[1]} changed")
+
+    event.listen(session, "before_flush", check)
+    try:
+        yield
+    finally:
+        event.remove(session, "before_flush", check)

@@ -1,0 +1,204 @@
+"""Rate limits: per credential on the API, per address on login and register; 429 JSON."""
+
+import os
+import uuid
+
+import pytest
+
+from tests.clients import call, live_account
+
+API = "/api/v1"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def config_overrides():
+    return {"RATELIMIT_DEFAULT": "3 per minute", "RATELIMIT_AUTH": "2 per minute"}
+
+
+def from_address(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def assert_rate_limited(response, limit: int) -> None:
+    assert response.status_code == 429
+    assert response.is_json and "limit" in response.get_json()["message"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["X-RateLimit-Limit"] == str(limit)
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert response.headers["X-Request-ID"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_default_limit_counts_each_credential_across_routes(client, alice, bob):
+    with client.login(alice):
+        assert client.get(f"{API}/auth/me").status_code == 200
+        assert client.get(f"{API}/todos/").status_code == 200
+        assert client.post(f"{API}/todos/", json={"title": "x"}).status_code == 201
+        assert_rate_limited(client.get(f"{API}/todos/"), 3)
+    with client.login(bob):
+        assert client.get(f"{API}/auth/me").status_code == 200
+
+
+def test_limited_responses_carry_the_rate_limit_headers(auth_client):
+    response = auth_client.get(f"{API}/auth/me")
+    assert response.headers["X-RateLimit-Limit"] == "3"
+    assert response.headers["X-RateLimit-Remaining"] == "2"
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+    assert "Retry-After" not in response.headers
+
+
+def test_requests_without_a_credential_count_by_address(client):
+    for _ in range(3):
+        assert client.get(f"{API}/todos/", **from_address("10.0.0.1")).status_code == 401
+    assert_rate_limited(client.get(f"{API}/todos/", **from_address("10.0.0.1")), 3)
+    assert client.get(f"{API}/todos/", **from_address("10.0.0.2")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/login", {"email": "alice@example.com", "password": "wrong-password"}),
+        ("/auth/register", {"email": "new@example.com", "password": "password-123"}),
+    ],
+)
+def test_password_endpoints_are_limited_per_address(client, alice, path, body):
+    outcomes = [client.post(API + path, json=body, **from_address("10.0.0.7")) for _ in range(2)]
+    assert all(response.status_code != 429 for response in outcomes)
+    assert_rate_limited(client.post(API + path, json=body, **from_address("10.0.0.7")), 2)
+    # Another address, and the same address on the rest of the API, are unaffected.
+    assert client.post(API + path, json=body, **from_address("10.0.0.8")).status_code != 429
+    me = client.get(f"{API}/auth/me", headers=alice.headers, **from_address("10.0.0.7"))
+    assert me.status_code == 200
+
+
+def test_login_and_register_are_counted_apart(client, alice):
+    login = {"email": alice.email, "password": alice.password}
+    for _ in range(2):
+        assert client.post(f"{API}/auth/login", json=login).status_code == 200
+    register = {"email": "new@example.com", "password": "password-123"}
+    assert client.post(f"{API}/auth/register", json=register).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/healthz"),
+        ("get", "/"),
+        ("get", f"{API}/"),
+        ("get", f"{API}/swagger.json"),
+        ("options", f"{API}/todos/"),
+    ],
+)
+def test_health_docs_and_preflights_are_not_limited(client, method, path):
+    for _ in range(5):
+        response = getattr(client, method)(path)
+        assert response.status_code in (200, 302)
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+@pytest.mark.parametrize("config_overrides", [{"RATELIMIT_ENABLED": False}])
+def test_limits_can_be_switched_off(auth_client, config_overrides):
+    for _ in range(10):
+        response = auth_client.get(f"{API}/auth/me")
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "config_overrides",
+    [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0?socket_connect_timeout=0.5"}],
+)
+def test_an_unreachable_storage_fails_open(auth_client, config_overrides):
+    response = auth_client.get(f"{API}/auth/me")
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_the_spec_documents_429_everywhere(client):
+    spec = client.get(f"{API}/swagger.json").get_json()
+    operations = [
+        (method, path, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+    ]
+    for method, path, operation in operations:
+        assert "429" in operation["responses"], (method, path)
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix of this test's own in a Redis that answers; its keys go afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({error}); set TEST_REDIS_URL to test it")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield client, prefix
+    stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
+@pytest.fixture
+def redis_app(database, tmp_path, redis_prefix):
+    from api.app import create_app
+    from tests.conftest import make_config, running
+
+    config = make_config(
+        database,
+        tmp_path,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=redis_prefix[1],
+        RATELIMIT_DEFAULT="3 per minute",
+    )
+    with running(create_app(config)) as app:
+        yield app
+
+
+def test_counts_are_kept_in_redis_under_the_key_prefix(redis_app, redis_prefix):
+    redis_client, prefix = redis_prefix
+    client = redis_app.test_client()
+    for _ in range(3):
+        assert client.get(f"{API}/todos/").status_code == 401
+    assert_rate_limited(client.get(f"{API}/todos/"), 3)
+    # Each application's own prefix, though an earlier one in this process had another.
+    assert list(redis_client.scan_iter(match=f"*{prefix}*", count=1000))
+
+
+@pytest.mark.slow
+def test_two_server_processes_share_counts_and_retries(tmp_path, redis_prefix):
+    """Two `manage.py run` processes, one SQLite file and one Redis: one count, one record."""
+    from tests.live import server
+
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": redis_prefix[1],
+        "RATELIMIT_DEFAULT": "5 per minute",
+    }
+    with (
+        server("run", env=env, log=tmp_path / "a.log") as first,
+        server("run", env=env, log=tmp_path / "b.log") as second,
+    ):
+        bearer = live_account(first, "shared@example.com")
+        created = call(f"{first}{API}/auth/keys/", "POST", {"name": "counted"}, bearer)
+        api_key = {"X-API-KEY": created.body["key"]}
+
+        todo = {"title": "Once"}
+        retry_key = {**bearer, "Idempotency-Key": "cross-process"}
+        original = call(f"{first}{API}/todos/", "POST", todo, retry_key)
+        replayed = call(f"{second}{API}/todos/", "POST", todo, retry_key)
+        assert original.status == replayed.status == 201
+        assert replayed.body == original.body
+        assert replayed.headers["Idempotent-Replayed"] == "true"
+
+        statuses = [
+            call(f"{(first, second)[n % 2]}{API}/auth/me", headers=api_key).status for n in range(7)
+        ]
+        assert statuses == [200] * 5 + [429] * 2
