@@ -64,11 +64,13 @@ def package_of(frame: str) -> str:
 
 # A request runs below this frame of gunicorn's gthread worker.
 REQUEST_FRAME = "ThreadWorker.handle (gunicorn/workers/gthread.py)"
-# Innermost frames of a thread that waits for work: the worker's poll loop, and the
-# thread pool's idle threads blocked on their queue.
+# Innermost frames of a thread that waits, outside a request: the worker's poll loop,
+# the thread pool's idle threads blocked on their queue, and timer threads (such as
+# the rate limiter's memory storage expiring its counters).
 IDLE_FRAMES = {
     "EpollSelector.select (selectors.py)",
     "_worker (concurrent/futures/thread.py)",
+    "Condition.wait (threading.py)",
 }
 
 
