@@ -47,14 +47,26 @@ SAMPLES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", SAMPLES)
-@pytest.mark.parametrize("mask", [None, "*", "{id,name,title}", "{items{name}}"])
+MASKS = [None, "*", "{id,name,title}", "{items{name}}"]
+
+
+def fits(model, mask) -> bool:
+    try:
+        masked_model(model, mask)
+    except BadRequest:
+        return False
+    return True
+
+
+CASES = [
+    (name, mask) for name, (model, _) in SAMPLES.items() for mask in MASKS if fits(model, mask)
+]
+
+
+@pytest.mark.parametrize(("name", "mask"), CASES)
 def test_same_output_as_flask_restx(app, name, mask):
     model, obj = SAMPLES[name]
-    try:
-        fields = masked_model(model, mask)
-    except BadRequest:
-        pytest.skip("mask does not fit this model")
+    fields = masked_model(model, mask)
     with app.test_request_context("/"):
         expected = flask_restx.marshal(obj, fields)
         assert marshal(obj, fields) == expected
