@@ -5,18 +5,21 @@ A request proves who it is with an API key (`X-API-KEY: <key>`) or a bearer toke
 database, so a revoked or expired credential is refused at once by every process.
 """
 
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from flask import g, request
 from flask_restx.utils import merge
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from api.errors import error_model
 from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
 from api.resource import Resource
-from models import AccessToken, ApiKey, User, db, digest
+from models import AccessToken, ApiKey, User, db, digest, utcnow
 
 API_KEY_HEADER = "X-API-KEY"
 REALM = "todos-api"
@@ -34,12 +37,34 @@ authorizations = {
 SECURITY = [{"apikey": []}, {"bearer": []}]
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The account behind a request: what handlers need of it, read with the credential."""
+
+    id: int
+    email: str
+    created_at: datetime
+
+
 class Credential(NamedTuple):
     """Who made the request, and with what."""
 
-    user: User
+    user: Principal
     kind: str  # "apikey" or "bearer"
     id: int
+
+
+def _lookup_statement(model):
+    # Plain columns, not ORM objects: one indexed row per request, built once per process.
+    expires = (model.expires_at,) if model is AccessToken else ()
+    return (
+        select(model.id, model.digest, *expires, User.id, User.email, User.created_at)
+        .join(User, User.id == model.user_id)
+        .where(model.digest == bindparam("digest"))
+    )
+
+
+_LOOKUPS = {model: _lookup_statement(model) for model in (ApiKey, AccessToken)}
 
 
 class AuthenticationFailed(Unauthorized):
@@ -58,30 +83,29 @@ def bearer_token() -> str | None:
 
 
 def _lookup(model, secret: str):
-    row = db.session.execute(
-        select(model, User)
-        .join(User, User.id == model.user_id)
-        .where(model.digest == digest(secret))
-    ).first()
-    if row is None or not row[0].matches(secret):
+    """(credential id, its account, its expiry or None), or None for an unknown secret."""
+    presented = digest(secret)
+    row = db.session.execute(_LOOKUPS[model], {"digest": presented}).first()
+    if row is None or not hmac.compare_digest(row[1], presented):
         return None
-    return row
+    expires_at = row[2] if model is AccessToken else None
+    return row[0], Principal(*row[-3:]), expires_at
 
 
 def authenticate() -> Credential:
     """The credential of the current request, or 401."""
     key = request.headers.get(API_KEY_HEADER)
     if key:
-        row = _lookup(ApiKey, key)
-        if row is None:
+        found = _lookup(ApiKey, key)
+        if found is None:
             raise AuthenticationFailed("The API key is invalid or has been revoked.")
-        return Credential(row[1], "apikey", row[0].id)
+        return Credential(found[1], "apikey", found[0])
     token = bearer_token()
     if token:
-        row = _lookup(AccessToken, token)
-        if row is None or row[0].expired:
+        found = _lookup(AccessToken, token)
+        if found is None or found[2] <= utcnow():
             raise AuthenticationFailed("The access token is invalid, expired or revoked.")
-        return Credential(row[1], "bearer", row[0].id)
+        return Credential(found[1], "bearer", found[0])
     raise AuthenticationFailed(
         f"Authentication required: send an {API_KEY_HEADER} header or an "
         "'Authorization: Bearer <token>' header."
@@ -92,7 +116,7 @@ def current_credential() -> Credential:
     return g.credential
 
 
-def current_user() -> User:
+def current_user() -> Principal:
     return g.credential.user
 
 

@@ -1,11 +1,14 @@
 """The floor: the least a server can do for the benchmarked GETs.
 
 A bare WSGI app that checks the `X-API-KEY` with one indexed lookup and returns the
-very bytes the API returned for the same URL, recorded by the benchmark beforehand.
-Run it under gunicorn with the API's settings:
+very bytes the API returned for the same request, recorded by the benchmark beforehand.
+`FLOOR_RESPONSES` is a JSON object from request key to body: the key is the path with
+its query string, followed by a newline and the `X-Fields` header when the request
+sends one (a masked response differs from the unmasked one at the same URL). Run it
+under gunicorn with the API's settings, as `bench/run.py` does:
 
     FLOOR_RESPONSES=recorded.json FLOOR_DATABASE_URL=sqlite:///bench.db \\
-        gunicorn -w 2 bench.floor:app
+        gunicorn -c bench/gunicorn.conf.py -w 2 bench.floor:app
 """
 
 import hashlib
@@ -58,7 +61,8 @@ def app(environ, start_response):
         return [b'{"message": "unauthorized"}']
     query = environ.get("QUERY_STRING")
     url = environ["PATH_INFO"] + ("?" + query if query else "")
-    body = _responses.get(url)
+    mask = environ.get("HTTP_X_FIELDS")
+    body = _responses.get(url + "\n" + mask if mask else url)
     if body is None:
         start_response("404 NOT FOUND", [("Content-Type", "application/json")])
         return [b'{"message": "not recorded"}']

@@ -44,10 +44,15 @@ class Item(Timestamped, Versioned, db.Model):
     __table_args__ = (
         # The owner is kept on the item too, so every item query is scoped by owner
         # with one indexed condition, exactly like todos and buckets.
-        Index("ix_items_bucket_id_id", "bucket_id", "id"),
-        Index("ix_items_bucket_id_created_at_id", "bucket_id", "created_at", "id"),
-        Index("ix_items_bucket_id_name_id", "bucket_id", "name", "id"),
-        Index("ix_items_user_id", "user_id"),
+        # Owner and bucket lead every index, so a list, its count and its keyset pages are
+        # answered from the index alone, however many items the bucket holds.
+        Index("ix_items_user_id_bucket_id_id", "user_id", "bucket_id", "id"),
+        Index(
+            "ix_items_user_id_bucket_id_created_at_id", "user_id", "bucket_id", "created_at", "id"
+        ),
+        Index("ix_items_user_id_bucket_id_name_id", "user_id", "bucket_id", "name", "id"),
+        # For the cascade when a bucket is deleted, and the item count of a bucket.
+        Index("ix_items_bucket_id", "bucket_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -333,3 +333,11 @@ def test_serve_runs_the_production_config_and_needs_a_secret_key(
     assert result.exit_code == 1
     assert "SECRET_KEY" in result.output
     assert fake_gunicorn.started is None
+
+
+def test_seed_prints_what_the_benchmark_reads(runner, fresh_database, client):
+    from tests.test_bench import bench
+
+    result = seed(runner, "--todos", "1", "--buckets", "0", "--items", "0")
+    account = bench.parse_seed(result.output)
+    assert client.get("/api/v1/todos/", headers={"X-API-KEY": account.key}).status_code == 200

@@ -1,0 +1,33 @@
+"""gunicorn settings for the benchmark: the production file's, with two changes.
+
+Both the API (`manage.py serve -c bench/gunicorn.conf.py`) and the floor run under
+this file, so they share every setting: worker class, threads, timeouts, keep-alive.
+
+* Worker recycling (`max_requests`) is off, so that the memory reading after 50,000
+  requests follows the same worker processes as the reading after warm-up; recycling
+  would hide the very growth being measured.
+* `post_fork` drops the Flask application's database connections as in production,
+  and does nothing for the floor, which is a bare WSGI function.
+"""
+
+import os
+import runpy
+import types
+
+_production = runpy.run_path(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gunicorn.conf.py")
+)
+globals().update(
+    (name, value)
+    for name, value in _production.items()
+    if not name.startswith("_") and not isinstance(value, types.ModuleType)
+)
+
+max_requests = 0
+max_requests_jitter = 0
+_production_post_fork = _production["post_fork"]
+
+
+def post_fork(server, worker):
+    if hasattr(worker.app.wsgi(), "app_context"):
+        _production_post_fork(server, worker)
