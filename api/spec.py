@@ -20,7 +20,7 @@ def document(responses: dict, code: int, reason: str) -> None:
     response = responses.get(str(code))
     if response is None:
         responses[str(code)] = {"description": reason, "schema": ERROR_SCHEMA}
-    elif reason not in response["description"]:
+    elif reason.lower() not in response["description"].lower():
         response["description"] += f"; or {reason[0].lower()}{reason[1:]}"
 
 
