@@ -12,6 +12,7 @@ from api.cors import init_cors
 from api.errors import register_error_handlers
 from api.extensions import limiter, migrate
 from api.logs import configure_logging
+from api.representation import ApiRequest, JsonProvider
 from api.requests import finish_request, start_request
 from models import db
 
@@ -23,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask("api", instance_relative_config=True)
     load_config(app, config or config_from_env())
     configure_logging(app)
+    configure_json(app)
     # Before the extensions' hooks, so that every response, a 429 too, has a request id.
     register_proxy_fix(app)
     register_request_hooks(app)
@@ -53,6 +55,11 @@ def engine_options(config) -> dict:
         }
     options.update(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     return options
+
+
+def configure_json(app: Flask) -> None:
+    app.json = JsonProvider(app)
+    app.request_class = ApiRequest
 
 
 def register_extensions(app: Flask) -> None:

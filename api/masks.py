@@ -21,8 +21,10 @@ _cache: dict[tuple[int, str], dict] = {}
 
 
 def requested_mask() -> str | None:
-    header = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
-    return header or request.args.get(FIELDS_PARAM) or None
+    mask = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
+    mask = mask or request.args.get(FIELDS_PARAM)
+    # A blank mask is no mask, as an empty one is (Flask-RESTX's parser fails on it).
+    return mask if mask and mask.replace("\n", "").strip() else None
 
 
 def masked_model(model: dict, mask: str | None) -> dict:

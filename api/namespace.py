@@ -1,7 +1,8 @@
 """The Namespace every module of `namespaces/` uses.
 
 It is Flask-RESTX's own, with `marshal_with` that checks the field mask before the
-handler runs and accepts it in the `fields` query parameter too.
+handler runs, accepts it in the `fields` query parameter too, and documents the headers
+that come with lists (pagination) and with 201s (`Location`).
 """
 
 from functools import wraps
@@ -13,6 +14,9 @@ from flask_restx.utils import merge, unpack
 
 from api.marshalling import marshal
 from api.masks import FIELDS_PARAM, MASK_DESCRIPTION, select_fields
+from api.pagination import PAGE_HEADERS
+
+LOCATION_HEADER = {"Location": {"type": "string", "description": "The new resource's URL"}}
 
 
 class Namespace(flask_restx.Namespace):
@@ -38,6 +42,11 @@ class Namespace(flask_restx.Namespace):
                 return marshal(data, masked), status, headers
 
             documented = [fields] if as_list else fields
+            headers = {**(PAGE_HEADERS if as_list else {}), **kwargs.pop("headers", {})}
+            if int(code) == HTTPStatus.CREATED:
+                headers.update(LOCATION_HEADER)
+            if headers:
+                kwargs["headers"] = headers
             doc = {
                 "responses": {str(code): (description, documented, kwargs)},
                 "__mask__": default_mask or True,

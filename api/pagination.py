@@ -22,6 +22,13 @@ from models import db
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 NEXT, PREV, LAST = "n", "p", "l"
+PAGE_HEADERS = {
+    "X-Total-Count": {"type": "integer", "description": "How many rows the whole list has"},
+    "Link": {
+        "type": "string",
+        "description": "RFC 8288 links to the `first`, `prev`, `next` and `last` pages",
+    },
+}
 
 
 def list_parser(*sortable: str) -> reqparse.RequestParser:
@@ -112,9 +119,14 @@ def paginate(stmt, args: dict, sortable: dict, options=()):
 
     if cursor is None:
         page = args["page"]
-        query = ordered(False).offset((page - 1) * per_page).limit(per_page + 1)
-        rows = db.session.scalars(query).all()
-        has_next, rows = len(rows) > per_page, rows[:per_page]
+        offset = (page - 1) * per_page
+        if offset >= total:
+            # Past the end, however far: nothing to fetch, and no OFFSET too large for
+            # the database's integers.
+            rows, has_next = [], False
+        else:
+            rows = db.session.scalars(ordered(False).offset(offset).limit(per_page + 1)).all()
+            has_next, rows = len(rows) > per_page, rows[:per_page]
     elif cursor.direction == LAST:
         page = last_page
         size = total - (last_page - 1) * per_page

@@ -1,7 +1,48 @@
-"""JSON bodies for every response, encoded with orjson."""
+"""JSON in and out, with orjson.
+
+Request bodies are parsed strictly: no `NaN`, no lone surrogates, nothing nested
+deeper than `MAX_DEPTH`, and no NUL character in any string (PostgreSQL cannot store
+one, and no client needs one). A body that breaks a rule is a 400 that says which.
+"""
 
 import orjson
-from flask import make_response
+from flask import Request, make_response
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+
+# The API's own bodies are one level deep; this leaves room and stays far below
+# Python's recursion limit, which deeper bodies would reach in validation and repr().
+MAX_DEPTH = 32
+
+
+def check_parsed(value) -> None:
+    """ValueError unless `value` is nested at most MAX_DEPTH deep and free of NULs."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain NUL characters")
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+class JsonProvider(DefaultJSONProvider):
+    def loads(self, s, **kwargs):
+        value = orjson.loads(s)
+        check_parsed(value)
+        return value
+
+
+class ApiRequest(Request):
+    def on_json_loading_failed(self, e):
+        if e is None:
+            # Not JSON at all: Flask's own 415.
+            return super().on_json_loading_failed(e)
+        raise BadRequest(f"The body is not valid JSON: {e}")
 
 
 def output_json(data, code, headers=None):

@@ -6,19 +6,43 @@ import time
 import uuid
 
 from flask import g, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("api.access")
 
 
-def require_json_body():
-    """A POST, PUT or PATCH that carries a body must say it is JSON."""
-    if request.method in ("POST", "PUT", "PATCH") and _has_body() and not request.is_json:
+def check_body():
+    """A POST, PUT or PATCH body must be JSON and within `MAX_CONTENT_LENGTH`.
+
+    Checked for every such request, whether or not its resource reads the body, so the
+    answer does not depend on the route.
+    """
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+    if _has_body() and not request.is_json:
         raise UnsupportedMediaType(
             "The request body must be JSON (Content-Type: application/json)."
         )
+
+
+def refuse_nul():
+    """No NUL character in a header, a query argument or Basic credentials.
+
+    NUL is never valid in an HTTP field value (RFC 9110), and PostgreSQL cannot store
+    it, so it is refused the same way on every database. JSON bodies are checked as
+    they are parsed (`api.representation`).
+    """
+    texts = [*request.headers.values()]
+    texts += (text for pair in request.args.items(multi=True) for text in pair)
+    if request.authorization is not None:
+        texts += (request.authorization.username or "", request.authorization.password or "")
+    if any("\x00" in text for text in texts):
+        raise BadRequest("Headers, query arguments and credentials must not contain NUL.")
 
 
 def _has_body() -> bool:

@@ -4,13 +4,15 @@ from flask import Blueprint
 from flask_limiter.errors import RateLimitExceeded
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
+from werkzeug.utils import cached_property
 
 from api.auth import REALM, authorizations
 from api.conditional import tag_response
 from api.docs import render_swagger_ui
 from api.errors import DATABASE_UNAVAILABLE, error_model
 from api.representation import output_json
-from api.requests import require_json_body
+from api.requests import check_body, refuse_nul
+from api.spec import Spec
 from namespaces.auth import ns as auth_ns
 from namespaces.bucketlist import ns as bucketlist_ns
 from namespaces.todos import ns as todos_ns
@@ -24,9 +26,19 @@ class RestApi(Api):
         response.headers.setdefault("WWW-Authenticate", f'Bearer realm="{REALM}"')
         return response
 
+    @cached_property
+    def __schema__(self):
+        # Flask-RESTX's own answers 200 with an error in place of a spec that fails to
+        # build; a failure here is a 500 like any other bug.
+        with self._schema_lock:
+            if not self._schema:
+                self._schema = Spec(self).as_dict()
+        return self._schema
+
 
 blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
-blueprint.before_request(require_json_body)
+blueprint.before_request(check_body)
+blueprint.before_request(refuse_nul)
 blueprint.after_request(tag_response)
 
 api = RestApi(

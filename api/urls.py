@@ -12,6 +12,8 @@ class ResourceUrl(fields.Url):
     URL from its `bucket_id` and `id`.
     """
 
+    __schema_format__ = "uri"
+
     def __init__(self, endpoint: str, **arguments: str):
         super().__init__(endpoint, absolute=True, readonly=True)
         self.arguments = arguments or {"id": "id"}

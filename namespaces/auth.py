@@ -18,18 +18,23 @@ from models import AccessToken, ApiKey, User, db, utcnow
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
 
+
+class Email(fields.String):
+    __schema_format__ = "email"
+
+
 user = ns.model(
     "User",
     {
         "id": fields.Integer(readonly=True),
-        "email": fields.String(readonly=True, example="ada@example.com"),
+        "email": Email(readonly=True, example="ada@example.com"),
         "created_at": fields.DateTime(readonly=True),
     },
 )
 credentials = ns.model(
     "Credentials",
     {
-        "email": fields.String(required=True, max_length=254, example="ada@example.com"),
+        "email": Email(required=True, max_length=254, example="ada@example.com"),
         "password": fields.String(
             required=True,
             min_length=User.PASSWORD_MIN_LENGTH,
@@ -130,6 +135,8 @@ class Login(Resource):
     @ns.doc(
         description="Send `{email, password}` as JSON, or the same as HTTP Basic credentials.",
         security=[{"basic": []}],
+        # With HTTP Basic credentials the body is not needed.
+        params={"payload": {"required": False}},
     )
     @ns.expect(credentials, validate=False)
     @ns.marshal_with(token, description="A bearer token for the Authorization header")
@@ -141,7 +148,8 @@ class Login(Resource):
         if basic is not None and basic.type == "basic":
             email, password = basic.username or "", basic.password or ""
         else:
-            credentials.validate(request.get_json(silent=True))
+            # A body that is not valid JSON is told so; no body at all is no credentials.
+            credentials.validate(request.get_json() if request.content_length else None)
             data = payload(credentials)
             email, password = data["email"], data["password"]
         account = verify_login(email, password)

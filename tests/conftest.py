@@ -15,6 +15,7 @@ from api.config import database_url
 from models import ApiKey, User, db
 
 TEST_DATABASE_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class Account(NamedTuple):
@@ -206,3 +207,21 @@ def http(request, app, alice):
         return AppHttp(app, alice.headers)
     base_url = request.getfixturevalue("live_server")
     return LiveHttp(base_url, live_account(base_url, alice.email))
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix of this test's own in a Redis that answers; its keys go afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({error}); set TEST_REDIS_URL to test it")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield client, prefix
+    stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()

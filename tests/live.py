@@ -8,8 +8,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
+
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +39,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30)
 
 
 @contextmanager
-def server(*command: str, log: Path, env: dict | None = None, port: int | None = None):
-    """Run `python manage.py <command...> --port PORT` and yield its base URL.
+def server_process(*command: str, log: Path, env: dict | None = None, port: int | None = None):
+    """Run `python manage.py <command...> --port PORT`; yield its base URL and its process.
 
     `env` is added to this process's environment; the server's output goes to `log`.
     """
@@ -53,7 +57,7 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
-            yield url
+            yield url, process
         finally:
             process.terminate()
             try:
@@ -61,6 +65,38 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def server(*command: str, log: Path, env: dict | None = None, port: int | None = None):
+    """Run `python manage.py <command...> --port PORT` and yield its base URL."""
+    with server_process(*command, log=log, env=env, port=port) as (url, _):
+        yield url
+
+
+def manage(*command: str, env: dict) -> None:
+    """Run one `manage.py` command to completion, as an operator would."""
+    subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env={**os.environ, "APP_ENV": "development", **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def children(pid: int) -> set[int]:
+    """The ids of the processes whose parent is `pid` (gunicorn's workers, for its master)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
 
 
 def call(method: str, url: str, body=None, headers: dict | None = None):
@@ -75,3 +111,44 @@ def call(method: str, url: str, body=None, headers: dict | None = None):
     except urllib.error.HTTPError as error:
         status, head, raw = error.code, error.headers, error.read()
     return status, head, (json.loads(raw) if raw else None)
+
+
+@contextmanager
+def server_database(database: dict | None, folder: Path):
+    """A `DATABASE_URL` of its own for a server process: an SQLite file in `folder`, or a
+    fresh PostgreSQL schema (dropped afterwards) when the suite runs on PostgreSQL."""
+    if database is None:
+        yield f"sqlite:///{folder / 'server.db'}"
+        return
+    schema = f"server_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(database["url"])
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{database['url']}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+class LiveAccount(NamedTuple):
+    email: str
+    password: str
+    key: str
+    key_id: int
+
+    @property
+    def headers(self) -> dict:
+        return {"X-API-KEY": self.key}
+
+
+def register(url: str, email: str, password: str = "live-password-1") -> LiveAccount:
+    """An account made over HTTP, as a client makes one, with one API key."""
+    api = url + "/api/v1"
+    credentials = {"email": email, "password": password}
+    assert call("POST", api + "/auth/register", credentials)[0] == 201
+    _, _, token = call("POST", api + "/auth/login", credentials)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    _, _, key = call("POST", api + "/auth/keys/", {"name": "live"}, bearer)
+    return LiveAccount(email, password, key["key"], key["id"])

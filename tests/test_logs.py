@@ -42,25 +42,6 @@ def test_the_line_names_the_user(json_app, capsys):
     assert line["user_id"] == 1 and line["status"] == 200
 
 
-def test_no_secret_reaches_any_log_line(json_app, capsys):
-    client = json_app.test_client()
-    client.post("/api/v1/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
-    token = client.post(
-        "/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
-    ).get_json()["access_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
-    key = client.post("/api/v1/auth/keys/", json={"name": "k"}, headers=bearer).get_json()["key"]
-    client.get("/api/v1/todos/", headers={"X-API-KEY": key})
-    client.get("/api/v1/todos/", headers={"X-API-KEY": key + "x"})
-    client.post("/api/v1/auth/login", auth=("ada@example.com", PASSWORD + "x"))
-    client.post("/api/v1/auth/logout", headers=bearer)
-    client.get("/api/v1/auth/me", headers=bearer)
-    output = capsys.readouterr().err
-    assert output.count("\n") >= 8
-    for secret in (PASSWORD, token, key, key[12:]):
-        assert secret not in output
-
-
 def test_text_lines_carry_the_request_id(app, capsys):
     app.test_client().get("/nope", headers={"X-Request-ID": "trace-2"})
     assert "[trace-2]" in capsys.readouterr().err

@@ -1,14 +1,11 @@
 """Rate limits: per credential on the API, per address on login and register; 429 JSON."""
 
-import os
-import uuid
-
 import pytest
 
 from tests.clients import call, live_account
+from tests.conftest import REDIS_URL
 
 API = "/api/v1"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -125,24 +122,6 @@ def test_the_spec_documents_429_everywhere(client):
     ]
     for method, path, operation in operations:
         assert "429" in operation["responses"], (method, path)
-
-
-@pytest.fixture
-def redis_prefix():
-    """A key prefix of this test's own in a Redis that answers; its keys go afterwards."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"no Redis answers at {REDIS_URL} ({error}); set TEST_REDIS_URL to test it")
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
-    yield client, prefix
-    stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
-    if stale:
-        client.delete(*stale)
-    client.close()
 
 
 @pytest.fixture

@@ -1,0 +1,70 @@
+"""The Swagger spec, completed with what shared mechanisms do.
+
+Flask-RESTX documents what each resource declares. Some answers come from mechanisms
+every operation goes through instead (the body checks of `api.requests`, the field
+masks of `api.masks`), so they are added here, once, to each operation they apply to.
+
+A field mask can leave any field out of a response, so the models of masked responses
+(and the models nested in them) have no required fields; input models keep theirs.
+"""
+
+from flask import current_app
+from flask_restx import Swagger
+
+BODY_METHODS = frozenset({"post", "put", "patch"})
+ERROR_SCHEMA = {"$ref": "#/definitions/Error"}
+
+
+def document(responses: dict, code: int, reason: str) -> None:
+    """Add `reason` to the documented response `code`, creating it as an error if new."""
+    response = responses.get(str(code))
+    if response is None:
+        responses[str(code)] = {"description": reason, "schema": ERROR_SCHEMA}
+    elif reason.lower() not in response["description"].lower():
+        response["description"] += f"; or {reason[0].lower()}{reason[1:]}"
+
+
+def _references(schema) -> set[str]:
+    """The names of the definitions a schema refers to directly."""
+    if isinstance(schema, dict):
+        found = {schema["$ref"].rsplit("/", 1)[-1]} if "$ref" in schema else set()
+        return found.union(*(_references(value) for value in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_references(value) for value in schema))
+    return set()
+
+
+class Spec(Swagger):
+    def __init__(self, api):
+        super().__init__(api)
+        self._masked_models: set[str] = set()
+
+    def as_dict(self):
+        spec = super().as_dict()
+        definitions = spec.get("definitions", {})
+        pending = set(self._masked_models)
+        seen = set()
+        while pending:
+            name = pending.pop()
+            seen.add(name)
+            definition = definitions[name]
+            definition.pop("required", None)
+            pending |= _references(definition) - seen
+        return spec
+
+    def serialize_operation(self, doc, method):
+        operation = super().serialize_operation(doc, method)
+        responses = operation["responses"]
+        parameters = operation.get("parameters", [])
+        mask_header = current_app.config["RESTX_MASK_HEADER"]
+        if any(p["in"] == "header" and p["name"] == mask_header for p in parameters):
+            document(responses, 400, "A field mask that cannot be used")
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    self._masked_models |= _references(response.get("schema"))
+        if any(p["in"] == "body" for p in parameters):
+            document(responses, 400, "A body that is not valid JSON")
+        if method in BODY_METHODS:
+            document(responses, 413, "The body is larger than MAX_CONTENT_LENGTH")
+            document(responses, 415, "The body is not JSON (Content-Type: application/json)")
+        return operation

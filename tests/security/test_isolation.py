@@ -1,0 +1,70 @@
+"""A user's data is visible to that user only: everything else is 404, never data."""
+
+import pytest
+from sqlalchemy import func, select
+
+from models import ApiKey, Bucket, Item, Todo, db
+from tests.security.routes import BODIES, WITH_IDS, ids, url
+
+
+def snapshot():
+    """Every row's id and last change (or digest), read afresh from the database."""
+    db.session.expire_all()
+    rows = [
+        sorted((row.id, row.updated_at) for row in db.session.scalars(select(model)))
+        for model in (Todo, Bucket, Item)
+    ]
+    return rows + [sorted((k.id, k.digest) for k in db.session.scalars(select(ApiKey)))]
+
+
+def body_for(method: str, path: str):
+    return {"done": True} if method == "patch" else BODIES.get(path)
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_IDS, ids=ids(WITH_IDS))
+def test_another_users_resources_do_not_exist(client, alices, bob, bobs, method, path):
+    before = snapshot()
+    with client.login(bob):
+        response = getattr(client, method)(url(path, alices), json=body_for(method, path))
+    assert response.status_code == 404
+    assert "secret" not in response.get_data(as_text=True)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [(m, p) for m, p in WITH_IDS if "{item}" in p],
+    ids=ids([(m, p) for m, p in WITH_IDS if "{item}" in p]),
+)
+def test_an_item_of_another_user_under_ones_own_bucket_does_not_exist(
+    client, alices, bob, bobs, method, path
+):
+    before = snapshot()
+    mixed = {**bobs, "item": alices["item"]}
+    with client.login(bob):
+        response = getattr(client, method)(url(path, mixed), json=body_for(method, path))
+    assert response.status_code == 404
+    assert "secret" not in response.get_data(as_text=True)
+    assert snapshot() == before
+
+
+def test_items_cannot_be_planted_in_another_users_bucket(client, alices, bob):
+    with client.login(bob):
+        response = client.post(url("/bucketlists/{bucket}/items/", alices), json={"name": "x"})
+    assert response.status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(Item)) == 1
+
+
+@pytest.mark.parametrize("path", ["/todos/", "/bucketlists/"])
+def test_lists_show_only_the_callers_rows(client, alices, bob, path):
+    with client.login(bob):
+        response = client.get(url(path), headers={"X-Fields": "*"})
+        assert response.get_json() == []
+        assert response.headers["X-Total-Count"] == "0"
+        assert client.get(url(path) + "?q=secret").get_json() == []
+
+
+def test_the_key_list_shows_only_the_callers_keys(client, alices, bob):
+    with client.login(bob):
+        keys = client.get(url("/auth/keys/")).get_json()
+    assert [key["id"] for key in keys] != [alices["key"]] and len(keys) == 1
