@@ -1,8 +1,12 @@
 """Request bodies: only the fields a client may set are ever applied."""
 
 import copy
+from typing import NamedTuple
 
 from flask import request
+from flask_restx import fields as restx_fields
+
+from api.urls import ResourceUrl
 
 
 def partial(ns, model, name: str):
@@ -14,6 +18,44 @@ def partial(ns, model, name: str):
         field.default = None
         fields[key] = field
     return ns.model(name, fields)
+
+
+class Models(NamedTuple):
+    """The three models of a resource: what a client sends, patches, and gets back."""
+
+    input: dict
+    patch: dict
+    output: dict
+
+
+def resource_models(ns, name: str, writable: dict, uri: ResourceUrl, **read_only) -> Models:
+    """`<name>Input` of the `writable` fields, `<name>Patch` (none required), and `<name>`.
+
+    The output adds what the server sets: `id`, the timestamps, the absolute `uri`, and
+    any further `read_only` fields.
+    """
+    given = ns.model(f"{name}Input", writable)
+    output = ns.clone(
+        name,
+        given,
+        {
+            "id": restx_fields.Integer(readonly=True),
+            "created_at": restx_fields.DateTime(readonly=True),
+            "updated_at": restx_fields.DateTime(readonly=True),
+            "uri": uri,
+            **read_only,
+        },
+    )
+    return Models(given, partial(ns, given, f"{name}Patch"), output)
+
+
+def text(max_length: int, example: str, required: bool = False):
+    """A text field; a required one must hold a non-blank character."""
+    if required:
+        return restx_fields.String(
+            required=True, min_length=1, max_length=max_length, pattern=r"\S", example=example
+        )
+    return restx_fields.String(max_length=max_length, default="", example=example)
 
 
 def payload(model, *, replace: bool = False) -> dict:

@@ -7,7 +7,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import partial, payload
+from api.inputs import payload, resource_models, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -17,48 +17,23 @@ from models import db
 
 ns = Namespace("bucketlist", path="/bucketlists", description="The caller's bucket lists")
 
-item_input = ns.model(
-    "ItemInput",
+item_input, item_patch, item = resource_models(
+    ns,
+    "Item",
     {
-        "name": fields.String(
-            required=True, min_length=1, max_length=200, pattern=r"\S", example="See the aurora"
-        ),
-        "description": fields.String(max_length=10000, default="", example="From Tromsø"),
+        "name": text(200, "See the aurora", required=True),
+        "description": text(10000, "From Tromsø"),
         "done": fields.Boolean(default=False),
     },
+    uri=ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id"),
 )
-item_patch = partial(ns, item_input, "ItemPatch")
-item = ns.clone(
-    "Item",
-    item_input,
-    {
-        "id": fields.Integer(readonly=True),
-        "created_at": fields.DateTime(readonly=True),
-        "updated_at": fields.DateTime(readonly=True),
-        "uri": ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id"),
-    },
-)
-bucket_input = ns.model(
-    "BucketInput",
-    {
-        "name": fields.String(
-            required=True, min_length=1, max_length=100, pattern=r"\S", example="Travel"
-        ),
-        "description": fields.String(max_length=10000, default="", example="Places to go"),
-    },
-)
-bucket_patch = partial(ns, bucket_input, "BucketPatch")
-bucket = ns.clone(
+bucket_input, bucket_patch, bucket = resource_models(
+    ns,
     "Bucket",
-    bucket_input,
-    {
-        "id": fields.Integer(readonly=True),
-        "created_at": fields.DateTime(readonly=True),
-        "updated_at": fields.DateTime(readonly=True),
-        "uri": ResourceUrl("api.bucketlist_bucket", id="id"),
-        "item_count": fields.Integer(readonly=True),
-        "items": fields.List(fields.Nested(item), readonly=True),
-    },
+    {"name": text(100, "Travel", required=True), "description": text(10000, "Places to go")},
+    uri=ResourceUrl("api.bucketlist_bucket", id="id"),
+    item_count=fields.Integer(readonly=True),
+    items=fields.List(fields.Nested(item), readonly=True),
 )
 # Lists leave each bucket's items out unless the mask asks for them.
 BUCKET_LIST_MASK = "{" + ",".join(name for name in bucket if name != "items") + "}"

@@ -6,7 +6,7 @@ from flask_restx import fields, inputs
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import partial, payload
+from api.inputs import payload, resource_models, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -16,26 +16,15 @@ from models import db
 
 ns = Namespace("todos", description="The caller's todos")
 
-todo_input = ns.model(
-    "TodoInput",
+todo_input, todo_patch, todo = resource_models(
+    ns,
+    "Todo",
     {
-        "title": fields.String(
-            required=True, min_length=1, max_length=200, pattern=r"\S", example="Buy milk"
-        ),
-        "description": fields.String(max_length=10000, default="", example="Semi-skimmed"),
+        "title": text(200, "Buy milk", required=True),
+        "description": text(10000, "Semi-skimmed"),
         "done": fields.Boolean(default=False),
     },
-)
-todo_patch = partial(ns, todo_input, "TodoPatch")
-todo = ns.clone(
-    "Todo",
-    todo_input,
-    {
-        "id": fields.Integer(readonly=True),
-        "created_at": fields.DateTime(readonly=True),
-        "updated_at": fields.DateTime(readonly=True),
-        "uri": ResourceUrl("api.todos_todo", id="id"),
-    },
+    uri=ResourceUrl("api.todos_todo", id="id"),
 )
 
 todo_list_args = list_parser("id", "created_at", "title")
