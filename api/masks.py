@@ -63,11 +63,6 @@ def select_fields(model: dict, default_mask: str | None = None) -> dict:
     return fields
 
 
-def wanted(name: str) -> bool:
-    """Whether the response of this request includes the field `name`."""
-    return name in g.get("fields", ())
-
-
 def _nested_model(field) -> dict | None:
     field = getattr(field, "container", field)
     nested = getattr(field, "nested", None)

@@ -1,7 +1,6 @@
 """Accounts and the credentials that authenticate them."""
 
 import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 
@@ -55,9 +54,6 @@ class _Credential:
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def matches(self, secret: str) -> bool:
-        return hmac.compare_digest(self.digest, digest(secret))
-
 
 class ApiKey(_Credential, db.Model):
     __tablename__ = "api_keys"
@@ -92,7 +88,3 @@ class AccessToken(_Credential, db.Model):
             expires_at=now + timedelta(seconds=ttl),
         )
         return token, secret
-
-    @property
-    def expired(self) -> bool:
-        return self.expires_at <= utcnow()
