@@ -147,19 +147,22 @@ def create_key(email, name):
     click.echo(issue_key(account, name))
 
 
-def write_json(path: str, document: dict) -> None:
-    with click.open_file(path, "w", encoding="utf-8") as output:
-        output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-@cli.command("openapi")
-@click.option(
+output_option = click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="- for stdout.",
 )
+
+
+def write_json(path: str, document: dict) -> None:
+    with click.open_file(path, "w", encoding="utf-8") as output:
+        output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@cli.command("openapi")
+@output_option
 def openapi(output):
     """Check the Swagger 2.0 spec of the API, then write it."""
     spec = spec_tools.swagger_spec(api)
@@ -171,13 +174,7 @@ def openapi(output):
 
 
 @cli.command("postman")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="- for stdout.",
-)
+@output_option
 @click.option(
     "--base-url",
     default=postman_tools.DEFAULT_BASE_URL,
