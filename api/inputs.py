@@ -7,6 +7,7 @@ from flask import request
 from flask_restx import fields as restx_fields
 
 from api.urls import ResourceUrl
+from models import db
 
 
 def partial(ns, model, name: str):
@@ -73,3 +74,10 @@ def payload(model, *, replace: bool = False) -> dict:
         elif replace and not field.required:
             data[key] = field.default
     return data
+
+
+def save_changes(row, data: dict):
+    """Apply a validated body (see `payload`) to `row`, commit, and return the row."""
+    row.update(data)
+    db.session.commit()
+    return row

@@ -7,7 +7,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import payload, resource_models, text
+from api.inputs import payload, resource_models, save_changes, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -112,14 +112,16 @@ class Bucket(ProtectedResource):
     @ns.response(400, "Invalid bucket list", error_model)
     def put(self, id):
         """Replace a bucket list's name and description"""
-        return self.change(id, payload(bucket_input, replace=True))
+        return save_changes(
+            find_bucket(id, *load_wanted(models.Bucket)), payload(bucket_input, replace=True)
+        )
 
     @ns.expect(bucket_patch, validate=True)
     @ns.marshal_with(bucket)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
         """Change some fields of a bucket list"""
-        return self.change(id, payload(bucket_patch))
+        return save_changes(find_bucket(id, *load_wanted(models.Bucket)), payload(bucket_patch))
 
     @ns.response(204, "Bucket list and its items deleted")
     def delete(self, id):
@@ -127,13 +129,6 @@ class Bucket(ProtectedResource):
         db.session.delete(find_bucket(id))
         db.session.commit()
         return None, 204
-
-    @staticmethod
-    def change(id: int, data: dict) -> models.Bucket:
-        found = find_bucket(id, *load_wanted(models.Bucket))
-        found.update(data)
-        db.session.commit()
-        return found
 
 
 @ns.route("/<int:id>/items/")
@@ -182,14 +177,14 @@ class Item(ProtectedResource):
     @ns.response(400, "Invalid item", error_model)
     def put(self, id, item_id):
         """Replace an item"""
-        return self.change(id, item_id, payload(item_input, replace=True))
+        return save_changes(find_item(id, item_id), payload(item_input, replace=True))
 
     @ns.expect(item_patch, validate=True)
     @ns.marshal_with(item)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id, item_id):
         """Change some fields of an item"""
-        return self.change(id, item_id, payload(item_patch))
+        return save_changes(find_item(id, item_id), payload(item_patch))
 
     @ns.response(204, "Item deleted")
     def delete(self, id, item_id):
@@ -197,10 +192,3 @@ class Item(ProtectedResource):
         db.session.delete(find_item(id, item_id))
         db.session.commit()
         return None, 204
-
-    @staticmethod
-    def change(id: int, item_id: int, data: dict) -> models.Item:
-        found = find_item(id, item_id)
-        found.update(data)
-        db.session.commit()
-        return found

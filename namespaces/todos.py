@@ -6,7 +6,7 @@ from flask_restx import fields, inputs
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import payload, resource_models, text
+from api.inputs import payload, resource_models, save_changes, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -81,20 +81,14 @@ class Todo(ProtectedResource):
     @ns.response(400, "Invalid todo", error_model)
     def put(self, id):
         """Replace a todo"""
-        found = find_todo(id)
-        found.update(payload(todo_input, replace=True))
-        db.session.commit()
-        return found
+        return save_changes(find_todo(id), payload(todo_input, replace=True))
 
     @ns.expect(todo_patch, validate=True)
     @ns.marshal_with(todo)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
         """Change some fields of a todo"""
-        found = find_todo(id)
-        found.update(payload(todo_patch))
-        db.session.commit()
-        return found
+        return save_changes(find_todo(id), payload(todo_patch))
 
     @ns.response(204, "Todo deleted")
     def delete(self, id):
