@@ -81,3 +81,10 @@ def save_changes(row, data: dict):
     row.update(data)
     db.session.commit()
     return row
+
+
+def save_new(row, url: ResourceUrl) -> tuple:
+    """Insert `row`, commit, and answer 201 with its `Location` (the same URL as its `uri`)."""
+    db.session.add(row)
+    db.session.commit()
+    return row, 201, {"Location": url.output("uri", row)}

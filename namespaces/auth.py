@@ -9,11 +9,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from api.auth import AuthenticationFailed, ProtectedResource, current_credential, current_user
 from api.errors import error_model
 from api.extensions import password_guard
-from api.inputs import payload
+from api.inputs import payload, save_new
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
 from api.pagination import list_parser, paginate
 from api.resource import Resource
+from api.urls import ResourceUrl
 from models import AccessToken, ApiKey, User, db, utcnow
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
@@ -71,6 +72,7 @@ new_key = ns.clone(
 )
 key_list_args = list_parser("id")
 KEY_SORTS = {"id": ApiKey.id}
+KEY_URL = ResourceUrl("api.auth_key")
 
 WRONG_CREDENTIALS = "Wrong email or password."
 
@@ -207,9 +209,7 @@ class KeyList(ProtectedResource):
     def post(self):
         """Create an API key"""
         created, secret = ApiKey.issue(current_user(), payload(key_input)["name"])
-        db.session.add(created)
-        db.session.commit()
-        location = url_for("api.auth_key", id=created.id, _external=True)
+        _, status, headers = save_new(created, KEY_URL)
         response = {
             "id": created.id,
             "name": created.name,
@@ -217,7 +217,7 @@ class KeyList(ProtectedResource):
             "key": secret,
             "created_at": created.created_at,
         }
-        return response, 201, {"Location": location}
+        return response, status, headers
 
 
 @ns.route("/keys/<int:id>")

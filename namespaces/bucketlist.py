@@ -1,13 +1,12 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
-from flask import url_for
 from flask_restx import fields, inputs
 from sqlalchemy.orm.attributes import set_committed_value
 
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import payload, resource_models, save_changes, text
+from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -89,13 +88,11 @@ class BucketList(ProtectedResource):
     def post(self):
         """Create a bucket list"""
         created = models.Bucket(user_id=current_user().id, **payload(bucket_input, replace=True))
-        db.session.add(created)
-        db.session.commit()
+        response = save_new(created, bucket["uri"])
         # A new bucket is empty: say so without asking the database.
         set_committed_value(created, "items", [])
         set_committed_value(created, "item_count", 0)
-        location = url_for("api.bucketlist_bucket", id=created.id, _external=True)
-        return created, 201, {"Location": location}
+        return response
 
 
 @ns.route("/<int:id>")
@@ -156,10 +153,7 @@ class ItemList(ProtectedResource):
         created = models.Item(
             bucket_id=id, user_id=current_user().id, **payload(item_input, replace=True)
         )
-        db.session.add(created)
-        db.session.commit()
-        location = url_for("api.bucketlist_item", id=id, item_id=created.id, _external=True)
-        return created, 201, {"Location": location}
+        return save_new(created, item["uri"])
 
 
 @ns.route("/<int:id>/items/<int:item_id>")

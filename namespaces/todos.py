@@ -1,12 +1,11 @@
 """Todos: the caller's tasks."""
 
-from flask import url_for
 from flask_restx import fields, inputs
 
 import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
-from api.inputs import payload, resource_models, save_changes, text
+from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404, owned
@@ -62,9 +61,7 @@ class TodoList(ProtectedResource):
     def post(self):
         """Create a todo"""
         created = models.Todo(user_id=current_user().id, **payload(todo_input, replace=True))
-        db.session.add(created)
-        db.session.commit()
-        return created, 201, {"Location": url_for("api.todos_todo", id=created.id, _external=True)}
+        return save_new(created, todo["uri"])
 
 
 @ns.route("/<int:id>")
