@@ -62,26 +62,31 @@ def package_of(frame: str) -> str:
     return top if top not in ("/", "") else "?"
 
 
-# A request runs below this frame of gunicorn's gthread worker.
-REQUEST_FRAME = "ThreadWorker.handle (gunicorn/workers/gthread.py)"
+# A request runs below one of these frames: gunicorn's sync worker (the benchmark's) or
+# its gthread worker (production's).
+REQUEST_FRAMES = {
+    "SyncWorker.handle (gunicorn/workers/sync.py)",
+    "ThreadWorker.handle (gunicorn/workers/gthread.py)",
+}
 # Innermost frames of a thread that waits, outside a request: the worker's poll loop,
 # the thread pool's idle threads blocked on their queue, and timer threads (such as
 # the rate limiter's memory storage expiring its counters).
 IDLE_FRAMES = {
     "EpollSelector.select (selectors.py)",
+    "SyncWorker.wait (gunicorn/workers/sync.py)",
     "_worker (concurrent/futures/thread.py)",
     "Condition.wait (threading.py)",
 }
 
 
 def classify(stacks: list[Stack]) -> dict[str, list[Stack]]:
-    """Stacks split into request handling (trimmed to below REQUEST_FRAME), idle, other."""
+    """Stacks split into request handling (trimmed to below a request frame), idle, other."""
     kinds = {"request": [], "idle": [], "other": []}
     for frames, count in stacks:
         names = [function_of(frame) for frame in frames]
-        if REQUEST_FRAME in names:
-            below = frames[names.index(REQUEST_FRAME) :]
-            kinds["request"].append((below, count))
+        top = next((i for i, name in enumerate(names) if name in REQUEST_FRAMES), None)
+        if top is not None:
+            kinds["request"].append((frames[top:], count))
         elif names[-1] in IDLE_FRAMES:
             kinds["idle"].append((frames, count))
         else:
