@@ -18,6 +18,7 @@ MASK_DESCRIPTION = (
 )
 _CACHE_LIMIT = 512
 _cache: dict[tuple[int, str], dict] = {}
+_options: dict[tuple, tuple] = {}
 
 
 def requested_mask() -> str | None:
@@ -69,13 +70,25 @@ def _nested_model(field) -> dict | None:
     return getattr(nested, "resolved", nested)
 
 
-def load_wanted(entity, fields: dict | None = None) -> list:
+def load_wanted(entity, fields: dict | None = None) -> tuple:
     """Loader options that fetch only what the response needs, relations included.
 
     Columns the masked model leaves out are not loaded; a relation the mask keeps is
-    loaded for all rows at once (`selectinload`), itself restricted the same way.
+    loaded for all rows at once (`selectinload`), itself restricted the same way. The
+    options are worked out once per entity and masked model, and the same tuple is
+    returned after that, so statements built with it can be reused.
     """
     fields = g.get("fields") if fields is None else fields
+    key = (entity, id(fields))
+    cached = _options.get(key)
+    if cached is None or cached[0] is not fields:
+        if len(_options) >= _CACHE_LIMIT:
+            _options.clear()
+        cached = _options[key] = (fields, tuple(_loader_options(entity, fields)))
+    return cached[1]
+
+
+def _loader_options(entity, fields: dict | None) -> list:
     mapper = inspect(entity)
     columns, options = set(), []
     if mapper.version_id_col is not None:
@@ -91,6 +104,6 @@ def load_wanted(entity, fields: dict | None = None) -> list:
         elif attribute in mapper.relationships:
             target = mapper.relationships[attribute].mapper.class_
             loader = selectinload(getattr(entity, attribute))
-            options.append(loader.options(*load_wanted(target, _nested_model(field) or {})))
+            options.append(loader.options(*_loader_options(target, _nested_model(field) or {})))
     columns.update(column.key for column in mapper.primary_key)
     return [load_only(*(getattr(entity, name) for name in sorted(columns))), *options]

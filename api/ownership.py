@@ -1,22 +1,33 @@
 """Owner-scoped lookups: a row that is not the caller's does not exist for them."""
 
 from flask_restx import abort
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from api.auth import current_user
 from models import db
 
+# Statement shapes: entities x columns loaded (masks) x scopes.
+_LIMIT = 1024
+_statements: dict[tuple, tuple] = {}
 
-def owned(entity):
-    """`SELECT entity` restricted to the caller's rows."""
-    return select(entity).where(entity.user_id == current_user().id)
+
+def _owned_statement(entity, scope: tuple, options: tuple):
+    """`SELECT entity` by owner, id and `scope` columns, built once per shape."""
+    key = (entity, scope, id(options))
+    cached = _statements.get(key)
+    if cached is None or cached[0] is not options:
+        criteria = [entity.user_id == bindparam("owner"), entity.id == bindparam("id")]
+        criteria += [getattr(entity, name) == bindparam(name) for name in scope]
+        if len(_statements) >= _LIMIT:
+            _statements.clear()
+        cached = _statements[key] = (options, select(entity).where(*criteria).options(*options))
+    return cached[1]
 
 
-def get_owned_or_404(entity, ident: int, *criteria, options=(), name: str | None = None):
-    """The caller's `entity` with this id (and `criteria`), or 404."""
-    found = db.session.scalars(
-        owned(entity).where(entity.id == ident, *criteria).options(*options)
-    ).first()
+def get_owned_or_404(entity, ident: int, options=(), name: str | None = None, **scope):
+    """The caller's `entity` with this id (and these `scope` column values), or 404."""
+    stmt = _owned_statement(entity, tuple(sorted(scope)), tuple(options))
+    found = db.session.scalars(stmt, {"owner": current_user().id, "id": ident, **scope}).first()
     if found is None:
         abort(404, f"{name or entity.__name__} {ident} not found.")
     return found

@@ -7,6 +7,7 @@ are added.
 """
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -14,14 +15,17 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask_restx import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, literal, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from werkzeug.exceptions import BadRequest
 
+from api.auth import current_user
 from models import db
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 NEXT, PREV, LAST = "n", "p", "l"
+# Statement shapes kept per listing: sorts x filters x masks x kinds of page.
+_STATEMENT_LIMIT = 1024
 PAGE_HEADERS = {
     "X-Total-Count": {"type": "integer", "description": "How many rows the whole list has"},
     "Link": {
@@ -72,8 +76,15 @@ class Cursor(NamedTuple):
     values: tuple = ()
 
 
+_serializers: dict[str, URLSafeSerializer] = {}
+
+
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="list-cursor")
+    secret = current_app.config["SECRET_KEY"]
+    serializer = _serializers.get(secret)
+    if serializer is None:
+        serializer = _serializers[secret] = URLSafeSerializer(secret, salt="list-cursor")
+    return serializer
 
 
 def _encode(cursor: Cursor) -> str:
@@ -96,69 +107,145 @@ def _decode(token: str, sort: str, columns) -> Cursor:
     return Cursor(direction, page, cursor_sort, values)
 
 
-def paginate(stmt, args: dict, sortable: dict, options=()):
-    """Run `stmt` (already scoped by owner and filtered) as the page the request asks for.
+def escape_like(text: str) -> str:
+    """`text` as a LIKE pattern that matches it literally (escape character `/`)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def equal_to(column) -> Callable:
+    """A list filter: `column` equals the query argument."""
+    return lambda value: column == value
+
+
+def containing(column) -> Callable:
+    """A list filter: `column` holds the query argument, whatever the case."""
+    return lambda value: column.icontains(value, escape="/")
+
+
+class Listing:
+    """How the caller's rows of one entity are listed, a page at a time.
 
     `sortable` maps each sort name to its column; the last one must be the unique id,
-    which breaks ties. Returns `(rows, 200, headers)` for a marshalling decorator.
+    which breaks ties. `filters` maps a query argument to a function that makes its
+    condition from a bound parameter; `scope` names further columns a list is confined
+    to (the bucket of items). Every statement is built once per shape (sort, filters
+    present, columns loaded, kind of page) with bound parameters for the values, so a
+    request only binds values: SQLAlchemy keys its compiled-statement cache by the
+    statement, and works that key out once per statement object.
     """
-    sort, per_page = args["sort"], args["per_page"]
-    descending = sort.startswith("-")
-    id_column = list(sortable.values())[-1]
-    columns = [sortable[sort.lstrip("-")]]
-    if columns[0] is not id_column:
-        columns.append(id_column)
 
-    total = db.session.scalar(stmt.with_only_columns(func.count()).order_by(None))
-    last_page = max(1, math.ceil(total / per_page))
-    cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
+    def __init__(self, entity, sortable: dict, filters: dict | None = None, scope=()):
+        self.entity = entity
+        self.sortable = sortable
+        self.filters = filters or {}
+        self.scope = tuple(scope)
+        self.id_column = list(sortable.values())[-1]
+        self._statements: dict[tuple, tuple] = {}
 
-    def ordered(reverse: bool):
-        flip = descending != reverse
-        return stmt.options(*options).order_by(*(c.desc() if flip else c.asc() for c in columns))
+    def columns(self, sort: str) -> list:
+        columns = [self.sortable[sort.lstrip("-")]]
+        if columns[0] is not self.id_column:
+            columns.append(self.id_column)
+        return columns
 
-    if cursor is None:
-        page = args["page"]
-        offset = (page - 1) * per_page
-        if offset >= total:
-            # Past the end, however far: nothing to fetch, and no OFFSET too large for
-            # the database's integers.
-            rows, has_next = [], False
+    def _statement(self, key: tuple, options: tuple, build: Callable):
+        cached = self._statements.get(key)
+        if cached is None or cached[0] is not options:
+            if len(self._statements) >= _STATEMENT_LIMIT:
+                self._statements.clear()
+            cached = self._statements[key] = (options, build())
+        return cached[1]
+
+    def _scoped(self, filters: tuple, *columns):
+        entity = self.entity
+        criteria = [entity.user_id == bindparam("owner")]
+        criteria += [getattr(entity, name) == bindparam(name) for name in self.scope]
+        criteria += [self.filters[name](bindparam(name)) for name in filters]
+        return select(*(columns or (entity,))).where(*criteria)
+
+    def count_statement(self, filters: tuple):
+        key = ("count", filters)
+        return self._statement(key, (), lambda: self._scoped(filters, func.count()))
+
+    def page_statement(self, kind: str, sort: str, filters: tuple, options: tuple):
+        """`kind`: "offset" (page N), "last", or a cursor's direction, NEXT or PREV."""
+
+        def build():
+            columns = self.columns(sort)
+            # Rows come back in list order for "offset" and NEXT, reversed otherwise.
+            flip = sort.startswith("-") != (kind in ("last", PREV))
+            stmt = self._scoped(filters).options(*options)
+            stmt = stmt.order_by(*(c.desc() if flip else c.asc() for c in columns))
+            if kind in (NEXT, PREV):
+                key = tuple_(*columns)
+                bound = tuple_(*(bindparam(f"key{i}", type_=c.type) for i, c in enumerate(columns)))
+                stmt = stmt.where(key < bound if flip else key > bound)
+            if kind == "offset":
+                stmt = stmt.offset(bindparam("offset"))
+            return stmt.limit(bindparam("limit"))
+
+        return self._statement((kind, sort, filters, id(options)), options, build)
+
+    def page(self, args: dict, options=(), total: int | None = None, **scope):
+        """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
+
+        `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
+        value of each scope column; `total`, when the caller knows it, saves the COUNT.
+        """
+        sort, per_page = args["sort"], args["per_page"]
+        filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
+        params = {"owner": current_user().id, **scope}
+        params.update((name, args[name]) for name in filters)
+        if total is None:
+            total = db.session.scalar(self.count_statement(filters), params)
+        last_page = max(1, math.ceil(total / per_page))
+        columns = self.columns(sort)
+        cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
+        options = tuple(options)
+
+        def fetch(kind: str, limit: int, **values):
+            stmt = self.page_statement(kind, sort, filters, options)
+            return db.session.scalars(stmt, {**params, **values, "limit": limit}).all()
+
+        if cursor is None:
+            page = args["page"]
+            offset = (page - 1) * per_page
+            if offset >= total:
+                # Past the end, however far: nothing to fetch, and no OFFSET too large
+                # for the database's integers.
+                rows, has_next = [], False
+            else:
+                rows = fetch("offset", per_page + 1, offset=offset)
+                has_next, rows = len(rows) > per_page, rows[:per_page]
+        elif cursor.direction == LAST:
+            page = last_page
+            size = total - (last_page - 1) * per_page
+            rows = fetch("last", size)[::-1] if size else []
+            has_next = False
         else:
-            rows = db.session.scalars(ordered(False).offset(offset).limit(per_page + 1)).all()
-            has_next, rows = len(rows) > per_page, rows[:per_page]
-    elif cursor.direction == LAST:
-        page = last_page
-        size = total - (last_page - 1) * per_page
-        rows = db.session.scalars(ordered(True).limit(size)).all()[::-1] if size else []
-        has_next = False
-    else:
-        page = cursor.page
-        key = tuple_(*columns)
-        bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, cursor.values, strict=True)))
-        forward = cursor.direction == NEXT
-        beyond = key < bound if descending == forward else key > bound
-        limit = per_page + 1 if forward else per_page
-        rows = db.session.scalars(ordered(not forward).where(beyond).limit(limit)).all()
-        if forward:
-            has_next, rows = len(rows) > per_page, rows[:per_page]
-        else:
-            has_next, rows = True, rows[::-1]
+            page = cursor.page
+            forward = cursor.direction == NEXT
+            bound = {f"key{i}": value for i, value in enumerate(cursor.values)}
+            rows = fetch(cursor.direction, per_page + 1 if forward else per_page, **bound)
+            if forward:
+                has_next, rows = len(rows) > per_page, rows[:per_page]
+            else:
+                has_next, rows = True, rows[::-1]
 
-    def key_of(row):
-        return tuple(getattr(row, column.key) for column in columns)
+        def key_of(row):
+            return tuple(getattr(row, column.key) for column in columns)
 
-    links = {"first": {"page": 1}}
-    if page > 1:
-        if rows:
-            links["prev"] = {"cursor": _encode(Cursor(PREV, page - 1, sort, key_of(rows[0])))}
-        else:
-            links["prev"] = {"page": min(page - 1, last_page)}
-    if has_next and rows:
-        links["next"] = {"cursor": _encode(Cursor(NEXT, page + 1, sort, key_of(rows[-1])))}
-    links["last"] = {"cursor": _encode(Cursor(LAST, last_page, sort))}
-    headers = {"X-Total-Count": str(total), "Link": link_header(links)}
-    return rows, 200, headers
+        links = {"first": {"page": 1}}
+        if page > 1:
+            if rows:
+                links["prev"] = {"cursor": _encode(Cursor(PREV, page - 1, sort, key_of(rows[0])))}
+            else:
+                links["prev"] = {"page": min(page - 1, last_page)}
+        if has_next and rows:
+            links["next"] = {"cursor": _encode(Cursor(NEXT, page + 1, sort, key_of(rows[-1])))}
+        links["last"] = {"cursor": _encode(Cursor(LAST, last_page, sort))}
+        headers = {"X-Total-Count": str(total), "Link": link_header(links)}
+        return rows, 200, headers
 
 
 def link_header(links: dict) -> str:

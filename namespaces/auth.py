@@ -11,8 +11,8 @@ from api.errors import error_model
 from api.extensions import password_guard
 from api.inputs import payload, save_new
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404, owned
-from api.pagination import list_parser, paginate
+from api.ownership import get_owned_or_404
+from api.pagination import Listing, list_parser
 from api.resource import Resource
 from api.urls import ResourceUrl
 from models import AccessToken, ApiKey, User, db, utcnow
@@ -71,7 +71,7 @@ new_key = ns.clone(
     {"key": fields.String(readonly=True, description="The secret, shown this once only")},
 )
 key_list_args = list_parser("id")
-KEY_SORTS = {"id": ApiKey.id}
+key_listing = Listing(ApiKey, {"id": ApiKey.id})
 KEY_URL = ResourceUrl("api.auth_key")
 
 WRONG_CREDENTIALS = "Wrong email or password."
@@ -201,7 +201,7 @@ class KeyList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's API keys (never their secrets)"""
-        return paginate(owned(ApiKey), key_list_args.parse_args(), KEY_SORTS)
+        return key_listing.page(key_list_args.parse_args())
 
     @ns.expect(key_input, validate=True)
     @ns.marshal_with(new_key, code=201, description="Key created; its secret is shown only now")

@@ -9,8 +9,8 @@ from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import load_wanted
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404, owned
-from api.pagination import list_parser, paginate
+from api.ownership import get_owned_or_404
+from api.pagination import Listing, containing, equal_to, escape_like, list_parser
 from api.urls import ResourceUrl
 from models import db
 
@@ -45,12 +45,17 @@ item_list_args = bucket_list_args.copy()
 item_list_args.add_argument(
     "done", type=inputs.boolean, location="args", help="Only done (true) or open (false) items."
 )
-BUCKET_SORTS = {
-    "created_at": models.Bucket.created_at,
-    "name": models.Bucket.name,
-    "id": models.Bucket.id,
-}
-ITEM_SORTS = {"created_at": models.Item.created_at, "name": models.Item.name, "id": models.Item.id}
+bucket_listing = Listing(
+    models.Bucket,
+    {"created_at": models.Bucket.created_at, "name": models.Bucket.name, "id": models.Bucket.id},
+    filters={"q": containing(models.Bucket.name)},
+)
+item_listing = Listing(
+    models.Item,
+    {"created_at": models.Item.created_at, "name": models.Item.name, "id": models.Item.id},
+    filters={"done": equal_to(models.Item.done), "q": containing(models.Item.name)},
+    scope=("bucket_id",),
+)
 
 
 def find_bucket(id: int, *options) -> models.Bucket:
@@ -59,15 +64,14 @@ def find_bucket(id: int, *options) -> models.Bucket:
 
 def find_item(bucket_id: int, item_id: int, *options) -> models.Item:
     find_bucket(bucket_id)
-    return get_owned_or_404(
-        models.Item, item_id, models.Item.bucket_id == bucket_id, options=options, name="Item"
-    )
+    return get_owned_or_404(models.Item, item_id, options=options, name="Item", bucket_id=bucket_id)
 
 
-def named(query, model, args):
+def list_args(parser) -> dict:
+    args = parser.parse_args()
     if args["q"]:
-        query = query.where(model.name.icontains(args["q"], autoescape=True))
-    return query
+        args["q"] = escape_like(args["q"])
+    return args
 
 
 @ns.route("/")
@@ -78,9 +82,7 @@ class BucketList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's bucket lists"""
-        args = bucket_list_args.parse_args()
-        query = named(owned(models.Bucket), models.Bucket, args)
-        return paginate(query, args, BUCKET_SORTS, options=load_wanted(models.Bucket))
+        return bucket_listing.page(list_args(bucket_list_args), load_wanted(models.Bucket))
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket, code=201, description="Bucket list created")
@@ -137,12 +139,9 @@ class ItemList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self, id):
         """List the items of a bucket list"""
-        args = item_list_args.parse_args()
+        args = list_args(item_list_args)
         find_bucket(id)
-        query = named(owned(models.Item), models.Item, args).where(models.Item.bucket_id == id)
-        if args["done"] is not None:
-            query = query.where(models.Item.done == args["done"])
-        return paginate(query, args, ITEM_SORTS, options=load_wanted(models.Item))
+        return item_listing.page(args, load_wanted(models.Item), bucket_id=id)
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item, code=201, description="Item created")

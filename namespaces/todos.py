@@ -8,8 +8,8 @@ from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import load_wanted
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404, owned
-from api.pagination import list_parser, paginate
+from api.ownership import get_owned_or_404
+from api.pagination import Listing, containing, equal_to, escape_like, list_parser
 from api.urls import ResourceUrl
 from models import db
 
@@ -33,7 +33,11 @@ todo_list_args.add_argument(
 todo_list_args.add_argument(
     "q", type=str, location="args", help="Case-insensitive substring of the title."
 )
-SORTS = {"created_at": models.Todo.created_at, "title": models.Todo.title, "id": models.Todo.id}
+todo_listing = Listing(
+    models.Todo,
+    {"created_at": models.Todo.created_at, "title": models.Todo.title, "id": models.Todo.id},
+    filters={"done": equal_to(models.Todo.done), "q": containing(models.Todo.title)},
+)
 
 
 def find_todo(id: int, *options) -> models.Todo:
@@ -48,12 +52,9 @@ class TodoList(ProtectedResource):
     def get(self):
         """List the caller's todos"""
         args = todo_list_args.parse_args()
-        query = owned(models.Todo)
-        if args["done"] is not None:
-            query = query.where(models.Todo.done == args["done"])
         if args["q"]:
-            query = query.where(models.Todo.title.icontains(args["q"], autoescape=True))
-        return paginate(query, args, SORTS, options=load_wanted(models.Todo))
+            args["q"] = escape_like(args["q"])
+        return todo_listing.page(args, load_wanted(models.Todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo, code=201, description="Todo created")
