@@ -85,7 +85,8 @@ def bearer_token() -> str | None:
 def _lookup(model, secret: str):
     """(credential id, its account, its expiry or None), or None for an unknown secret."""
     presented = digest(secret)
-    row = db.session.execute(_LOOKUPS[model], {"digest": presented}).first()
+    # On the session's connection: a plain row needs none of the ORM's execution steps.
+    row = db.session.connection().execute(_LOOKUPS[model], {"digest": presented}).first()
     if row is None or not hmac.compare_digest(row[1], presented):
         return None
     expires_at = row[2] if model is AccessToken else None

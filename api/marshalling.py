@@ -17,13 +17,18 @@ _LIMIT = 1024
 
 
 def marshaller(model: dict) -> Callable:
-    """A function that marshals one object with `model` (compiled once, then cached)."""
+    """A function that marshals one object with `model` in the current request.
+
+    The model is compiled once and cached; fields whose output depends on the request
+    (a resource's absolute URL holds the host) are bound once per call of this function,
+    not once per object.
+    """
     cached = _compiled.get(id(model))
     if cached is None or cached[0] is not model:
         if len(_compiled) >= _LIMIT:
             _compiled.clear()
         cached = _compiled[id(model)] = (model, _compile_model(model))
-    return cached[1]
+    return cached[1]()
 
 
 def marshal(data, model: dict):
@@ -34,14 +39,39 @@ def marshal(data, model: dict):
     return one(data)
 
 
-def _compile_model(model: dict) -> Callable:
+class _PerRequest:
+    """A field's getter that is made afresh for each request: `bind()` returns it."""
+
+    __slots__ = ("bind",)
+
+    def __init__(self, bind: Callable[[], Callable]):
+        self.bind = bind
+
+
+def _compile_model(model: dict) -> Callable[[], Callable]:
+    """A function that returns the marshaller of `model`, bound to the current request."""
     model = getattr(model, "resolved", model)
     steps = tuple((name, _compile_field(name, field)) for name, field in model.items())
 
-    def marshal_one(obj):
-        return {name: step(obj) for name, step in steps}
+    def marshaller_of(steps):
+        def marshal_one(obj):
+            return {name: step(obj) for name, step in steps}
 
-    return marshal_one
+        return marshal_one
+
+    if not any(isinstance(step, _PerRequest) for _, step in steps):
+        one = marshaller_of(steps)
+        return lambda: one
+
+    def bound():
+        return marshaller_of(
+            tuple(
+                (name, step.bind() if isinstance(step, _PerRequest) else step)
+                for name, step in steps
+            )
+        )
+
+    return bound
 
 
 def _getter(key):
@@ -58,6 +88,9 @@ def _compile_field(name: str, field) -> Callable:
         field = field()
     kind = type(field)
     attribute = field.attribute if field.attribute is not None else name
+    if hasattr(field, "getter"):
+        # The field makes its own getter, once per request (see api.urls.ResourceUrl).
+        return _PerRequest(field.getter)
     if not isinstance(attribute, str) or "." in attribute:
         return lambda obj: field.output(name, obj)
     get, default = _getter(attribute), field.default

@@ -1,5 +1,7 @@
 """Absolute URLs of resources, for the `uri` field of every representation."""
 
+from collections.abc import Callable
+
 from flask import g, url_for
 from flask_restx import fields
 from flask_restx.fields import get_value
@@ -24,10 +26,26 @@ class ResourceUrl(fields.Url):
         return tuple(self.arguments.values())
 
     def output(self, key, obj, **kwargs):
+        return self.getter()(obj)
+
+    def getter(self) -> Callable[[object], str]:
+        """A function from an object to its URL, for the current request."""
         template = self._template()
-        for name, attribute in self.arguments.items():
-            template = template.replace(_placeholder(name), str(get_value(attribute, obj)))
-        return template
+        replacements = tuple(
+            (_placeholder(name), attribute) for name, attribute in self.arguments.items()
+        )
+
+        def url(obj) -> str:
+            text = template
+            for placeholder, attribute in replacements:
+                if isinstance(obj, dict) or "." in attribute:
+                    value = get_value(attribute, obj)
+                else:
+                    value = getattr(obj, attribute)
+                text = text.replace(placeholder, str(value))
+            return text
+
+        return url
 
     def _template(self) -> str:
         """This request's absolute URL of the endpoint, with a placeholder per argument.

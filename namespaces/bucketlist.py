@@ -58,11 +58,11 @@ item_listing = Listing(
 )
 
 
-def find_bucket(id: int, *options) -> models.Bucket:
+def find_bucket(id: int, options=()) -> models.Bucket:
     return get_owned_or_404(models.Bucket, id, options=options, name="Bucket list")
 
 
-def find_item(bucket_id: int, item_id: int, *options) -> models.Item:
+def find_item(bucket_id: int, item_id: int, options=()) -> models.Item:
     find_bucket(bucket_id)
     return get_owned_or_404(models.Item, item_id, options=options, name="Item", bucket_id=bucket_id)
 
@@ -104,7 +104,7 @@ class Bucket(ProtectedResource):
     @ns.marshal_with(bucket)
     def get(self, id):
         """Show a bucket list with its items"""
-        return find_bucket(id, *load_wanted(models.Bucket))
+        return find_bucket(id, load_wanted(models.Bucket))
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket)
@@ -112,7 +112,7 @@ class Bucket(ProtectedResource):
     def put(self, id):
         """Replace a bucket list's name and description"""
         return save_changes(
-            find_bucket(id, *load_wanted(models.Bucket)), payload(bucket_input, replace=True)
+            find_bucket(id, load_wanted(models.Bucket)), payload(bucket_input, replace=True)
         )
 
     @ns.expect(bucket_patch, validate=True)
@@ -120,7 +120,7 @@ class Bucket(ProtectedResource):
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
         """Change some fields of a bucket list"""
-        return save_changes(find_bucket(id, *load_wanted(models.Bucket)), payload(bucket_patch))
+        return save_changes(find_bucket(id, load_wanted(models.Bucket)), payload(bucket_patch))
 
     @ns.response(204, "Bucket list and its items deleted")
     def delete(self, id):
@@ -163,7 +163,7 @@ class Item(ProtectedResource):
     @ns.marshal_with(item)
     def get(self, id, item_id):
         """Show an item"""
-        return find_item(id, item_id, *load_wanted(models.Item))
+        return find_item(id, item_id, load_wanted(models.Item))
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item)

@@ -40,7 +40,7 @@ todo_listing = Listing(
 )
 
 
-def find_todo(id: int, *options) -> models.Todo:
+def find_todo(id: int, options=()) -> models.Todo:
     return get_owned_or_404(models.Todo, id, options=options, name="Todo")
 
 
@@ -72,7 +72,7 @@ class Todo(ProtectedResource):
     @ns.marshal_with(todo)
     def get(self, id):
         """Show a todo"""
-        return find_todo(id, *load_wanted(models.Todo))
+        return find_todo(id, load_wanted(models.Todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo)
