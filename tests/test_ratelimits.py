@@ -1,5 +1,8 @@
 """Rate limits: per credential on the API, per address on login and register; 429 JSON."""
 
+import threading
+import time
+
 import pytest
 
 from tests.clients import call, live_account
@@ -110,6 +113,36 @@ def test_an_unreachable_storage_fails_open(auth_client, config_overrides):
     response = auth_client.get(f"{API}/auth/me")
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
+
+
+def limiter_threads() -> list:
+    return [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+
+
+def test_in_process_counts_start_no_thread(app, auth_client):
+    from api.extensions import limiter
+    from api.ratelimits import SweptMemoryStorage
+
+    assert isinstance(limiter.storage, SweptMemoryStorage)
+    before = limiter_threads()
+    for _ in range(3):
+        assert auth_client.get(f"{API}/auth/me").status_code == 200
+        time.sleep(0.02)  # a base MemoryStorage starts its expiry timer again by now
+    assert limiter_threads() == before
+    assert_rate_limited(auth_client.get(f"{API}/auth/me"), 3)
+
+
+def test_in_process_counts_are_swept_once_expired():
+    from api.ratelimits import SweptMemoryStorage
+
+    storage = SweptMemoryStorage()
+    storage.incr("old", expiry=0.01)
+    storage.incr("current", expiry=60)
+    time.sleep(0.02)
+    storage._next_sweep = 0  # the next hit is due to sweep
+    storage.incr("new", expiry=60)
+    assert set(storage.storage) == {"current", "new"}
+    assert storage.get("current") == 1
 
 
 def test_the_spec_documents_429_everywhere(client):
