@@ -35,13 +35,22 @@ def refuse_nul():
 
     NUL is never valid in an HTTP field value (RFC 9110), and PostgreSQL cannot store
     it, so it is refused the same way on every database. JSON bodies are checked as
-    they are parsed (`api.representation`).
+    they are parsed (`api.representation`). The raw request is scanned first; arguments
+    and credentials are decoded only when they could hold one.
     """
-    texts = [*request.headers.values()]
-    texts += (text for pair in request.args.items(multi=True) for text in pair)
-    if request.authorization is not None:
+    environ = request.environ
+    texts = [
+        value
+        for key, value in environ.items()
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    ]
+    query = environ.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        texts += (text for pair in request.args.items(multi=True) for text in pair)
+    basic = environ.get("HTTP_AUTHORIZATION", "").lstrip()[:6].lower() == "basic "
+    if basic and request.authorization:
         texts += (request.authorization.username or "", request.authorization.password or "")
-    if any("\x00" in text for text in texts):
+    if any("\x00" in text for text in texts if isinstance(text, str)):
         raise BadRequest("Headers, query arguments and credentials must not contain NUL.")
 
 

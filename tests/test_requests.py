@@ -1,5 +1,6 @@
 """Every response carries X-Request-ID and nosniff, and the access log line has the id."""
 
+import base64
 import logging
 
 import pytest
@@ -126,3 +127,27 @@ def test_the_access_log_line_has_the_request_id(auth_client, alice, config_overr
         assert request_id in line
     if config_overrides["LOG_FORMAT"] == "text":
         assert " 304" in lines[1] and " 429" in lines[3]
+
+
+@pytest.mark.parametrize(
+    "request_options",
+    [
+        {"headers": {"X-Note": "a\x00b"}},
+        {"headers": {"Content-Type": "application/json\x00"}},
+        {"query_string": {"q": "a\x00b"}},
+        {"query_string": "q=a%00b"},
+        {"query_string": {"a\x00": "b"}},
+        {"headers": {"Authorization": "Basic " + base64.b64encode(b"me\x00:pw").decode()}},
+        {"headers": {"Authorization": "basic " + base64.b64encode(b"me:p\x00w").decode()}},
+    ],
+    ids=["header", "content-type", "argument", "encoded", "argument name", "user", "password"],
+)
+def test_nul_anywhere_in_the_request_is_a_400(client, request_options):
+    response = client.get("/api/v1/todos/", **request_options)
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["message"]
+
+
+def test_an_escaped_percent_is_not_a_nul(auth_client):
+    response = auth_client.get("/api/v1/todos/", query_string="q=%2500")
+    assert response.status_code == 200
