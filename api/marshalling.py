@@ -1,14 +1,16 @@
 """Marshalling compiled once per (masked) model: Flask-RESTX's output, without its per-value cost.
 
 `flask_restx.marshal` looks every field up, formats it through several calls and builds
-an OrderedDict, for every object. Here each model is turned once into a list of small
-getters, so a page of rows costs little more than reading their attributes. Field types
+an OrderedDict, for every object. Here each model is turned once into a tuple of steps
+(attribute, conversion, default), so a page of rows costs little more than reading their
+attributes. Field types
 it does not know fall back to the field's own `output`, so the result is always the one
 Flask-RESTX would give.
 """
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from flask_restx import fields
 
@@ -48,80 +50,79 @@ class _PerRequest:
         self.bind = bind
 
 
+# A compiled field: (name, attribute, convert, default). With an attribute, the value is
+# read from the object, `default` stands for None and `convert` (if any) formats the rest;
+# without one, `convert(obj)` makes the value from the whole object.
+Step = tuple[str, str | None, Callable | None, object]
+
+
 def _compile_model(model: dict) -> Callable[[], Callable]:
     """A function that returns the marshaller of `model`, bound to the current request."""
     model = getattr(model, "resolved", model)
-    steps = tuple((name, _compile_field(name, field)) for name, field in model.items())
+    steps = tuple(_compile_field(name, field) for name, field in model.items())
 
-    def marshaller_of(steps):
-        def marshal_one(obj):
-            return {name: step(obj) for name, step in steps}
-
-        return marshal_one
-
-    if not any(isinstance(step, _PerRequest) for _, step in steps):
-        one = marshaller_of(steps)
+    if not any(isinstance(step[2], _PerRequest) for step in steps):
+        one = _marshal_one(steps)
         return lambda: one
 
     def bound():
-        return marshaller_of(
+        return _marshal_one(
             tuple(
-                (name, step.bind() if isinstance(step, _PerRequest) else step)
-                for name, step in steps
+                (name, attribute, convert.bind(), default)
+                if isinstance(convert, _PerRequest)
+                else (name, attribute, convert, default)
+                for name, attribute, convert, default in steps
             )
         )
 
     return bound
 
 
-def _getter(key):
-    def get(obj):
-        if isinstance(obj, dict):
-            return obj.get(key)
-        return getattr(obj, key, None)
+def _marshal_one(steps: tuple[Step, ...]) -> Callable:
+    def marshal_one(obj):
+        get = obj.get if isinstance(obj, dict) else partial(getattr, obj)
+        out = {}
+        for name, attribute, convert, default in steps:
+            if attribute is None:
+                out[name] = convert(obj)
+                continue
+            value = get(attribute, None)
+            if value is None:
+                out[name] = default
+            else:
+                out[name] = value if convert is None else convert(value)
+        return out
 
-    return get
+    return marshal_one
 
 
-def _compile_field(name: str, field) -> Callable:
+_CASTS = {fields.String: str, fields.Integer: int, fields.Boolean: bool, fields.Raw: None}
+
+
+def _compile_field(name: str, field) -> Step:
     if isinstance(field, type):
         field = field()
     kind = type(field)
     attribute = field.attribute if field.attribute is not None else name
     if hasattr(field, "getter"):
         # The field makes its own getter, once per request (see api.urls.ResourceUrl).
-        return _PerRequest(field.getter)
+        return name, None, _PerRequest(field.getter), None
     if not isinstance(attribute, str) or "." in attribute:
-        return lambda obj: field.output(name, obj)
-    get, default = _getter(attribute), field.default
-    if kind in (fields.String, fields.Integer, fields.Boolean, fields.Raw):
-        cast = {fields.String: str, fields.Integer: int, fields.Boolean: bool}.get(kind)
-
-        def simple(obj):
-            value = get(obj)
-            if value is None:
-                return default
-            return cast(value) if cast else value
-
-        return simple
+        return name, None, lambda obj: field.output(name, obj), None
+    if kind in _CASTS:
+        return name, attribute, _CASTS[kind], field.default
     if kind is fields.DateTime and field.dt_format == "iso8601":
 
-        def timestamp(obj):
-            value = get(obj)
-            if isinstance(value, datetime):
-                return value.isoformat()
-            return field.format(value) if value is not None else default
+        def timestamp(value):
+            return value.isoformat() if isinstance(value, datetime) else field.format(value)
 
-        return timestamp
+        return name, attribute, timestamp, field.default
     if kind is fields.List and type(field.container) is fields.Nested:
         nested = field.container.nested
 
-        def many(obj):
-            values = get(obj)
-            if values is None:
-                return default
+        def many(values):
             one = marshaller(nested)
             return [one(value) for value in values]
 
-        return many
-    return lambda obj: field.output(name, obj)
+        return name, attribute, many, field.default
+    return name, None, lambda obj: field.output(name, obj), None
