@@ -741,8 +741,8 @@ def report(args, kind: str, outcome: dict, requests: int, command: str, load: li
         f"{os.cpu_count()} cores; wrk {args.wrk_threads} thread(s), "
         f"{args.connections} connections, {args.duration:g} s per run, "
         f"{args.rounds} rounds, API and floor interleaved within each round.",
-        f"* Both servers: gunicorn with bench/gunicorn.conf.py (the production settings, "
-        f"worker recycling off), {WORKERS} workers, on {HOST}.",
+        f"* Both servers: gunicorn with bench/gunicorn.conf.py (the production settings "
+        f"with sync workers and worker recycling off), {WORKERS} workers, on {HOST}.",
         f"* Data: {TODOS:,} todos, {BUCKETS} bucket lists holding {BUCKET_ITEMS:,} items, "
         f"and one bucket list of {DEEP_ITEMS:,} items; writes by an account of their own.",
         "* req/s, p50 and p99 are medians over the rounds; the ratio is of the medians.",
