@@ -5,11 +5,17 @@ bad mask is a 400 that changes nothing. The masked model is kept on `g` so that
 handlers load only the columns and relations the client asked for.
 """
 
+from collections import defaultdict
+from typing import NamedTuple
+
 from flask import current_app, g, request
 from flask_restx.mask import Mask, MaskError
-from sqlalchemy import inspect
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import ONETOMANY, load_only
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import BadRequest
+
+from models import db
 
 FIELDS_PARAM = "fields"
 MASK_DESCRIPTION = (
@@ -18,7 +24,7 @@ MASK_DESCRIPTION = (
 )
 _CACHE_LIMIT = 512
 _cache: dict[tuple[int, str], dict] = {}
-_options: dict[tuple, tuple] = {}
+_wanted: dict[tuple, tuple] = {}
 
 
 def requested_mask() -> str | None:
@@ -70,27 +76,68 @@ def _nested_model(field) -> dict | None:
     return getattr(nested, "resolved", nested)
 
 
-def load_wanted(entity, fields: dict | None = None) -> tuple:
-    """Loader options that fetch only what the response needs, relations included.
+class Relation(NamedTuple):
+    """A one-to-many relation a response shows: loaded for a batch of rows by one statement.
+
+    Built once per masked model, so the statement is reused: SQLAlchemy's `selectinload`
+    builds its statement, and works out its cache key, again for every load.
+    """
+
+    key: str  # the relation's attribute on the parent
+    parent_key: str  # the parent's column the children refer to
+    child_key: str  # the children's column that refers to it
+    statement: object
+    nested: "Wanted"
+
+    def load(self, parents: list) -> None:
+        ids = list({getattr(parent, self.parent_key) for parent in parents})
+        children = db.session.scalars(self.statement, {"parents": ids}).all() if ids else []
+        self.nested.load(children)
+        groups = defaultdict(list)
+        for child in children:
+            groups[getattr(child, self.child_key)].append(child)
+        for parent in parents:
+            set_committed_value(parent, self.key, groups.get(getattr(parent, self.parent_key), []))
+
+
+class Wanted(NamedTuple):
+    """What a response needs of an entity: loader options for its columns, its relations."""
+
+    options: tuple = ()
+    relations: tuple[Relation, ...] = ()
+
+    def load(self, rows: list) -> list:
+        """Load the relations into `rows` (already loaded with `options`); returns `rows`."""
+        if rows:
+            for relation in self.relations:
+                relation.load(rows)
+        return rows
+
+
+NOTHING = Wanted()
+
+
+def load_wanted(entity, fields: dict | None = None) -> Wanted:
+    """What to load of `entity` for the response: only the columns and relations it shows.
 
     Columns the masked model leaves out are not loaded; a relation the mask keeps is
-    loaded for all rows at once (`selectinload`), itself restricted the same way. The
-    options are worked out once per entity and masked model, and the same tuple is
-    returned after that, so statements built with it can be reused.
+    loaded for all rows at once by `Wanted.load`, itself restricted the same way. This is
+    worked out once per entity and masked model, and the same object is returned after
+    that, so statements built with it can be reused.
     """
     fields = g.get("fields") if fields is None else fields
     key = (entity, id(fields))
-    cached = _options.get(key)
+    cached = _wanted.get(key)
     if cached is None or cached[0] is not fields:
-        if len(_options) >= _CACHE_LIMIT:
-            _options.clear()
-        cached = _options[key] = (fields, tuple(_loader_options(entity, fields)))
+        if len(_wanted) >= _CACHE_LIMIT:
+            _wanted.clear()
+        cached = _wanted[key] = (fields, _wanted_of(entity, fields))
     return cached[1]
 
 
-def _loader_options(entity, fields: dict | None) -> list:
+def _wanted_of(entity, fields: dict | None, extra: tuple[str, ...] = ()) -> Wanted:
     mapper = inspect(entity)
-    columns, options = set(), []
+    columns, relations = set(extra), []
     if mapper.version_id_col is not None:
         # Always the version that was read: a conditional write is checked against it.
         columns.add(mapper.get_property_by_column(mapper.version_id_col).key)
@@ -102,8 +149,26 @@ def _loader_options(entity, fields: dict | None) -> list:
         if attribute in mapper.column_attrs:
             columns.add(attribute)
         elif attribute in mapper.relationships:
-            target = mapper.relationships[attribute].mapper.class_
-            loader = selectinload(getattr(entity, attribute))
-            options.append(loader.options(*_loader_options(target, _nested_model(field) or {})))
+            relations.append(_relation(mapper.relationships[attribute], _nested_model(field)))
     columns.update(column.key for column in mapper.primary_key)
-    return [load_only(*(getattr(entity, name) for name in sorted(columns))), *options]
+    options = (load_only(*(getattr(entity, name) for name in sorted(columns))),)
+    return Wanted(options, tuple(relations))
+
+
+def _relation(prop, fields: dict | None) -> Relation:
+    """The loader of a one-to-many relation `prop`, showing `fields` of each child."""
+    (parent_column, child_column), *more = prop.local_remote_pairs
+    if prop.direction is not ONETOMANY or more:
+        raise NotImplementedError(f"{prop}: only one-to-many relations on one column")
+    target = prop.mapper
+    parent_key = prop.parent.get_property_by_column(parent_column).key
+    child_key = target.get_property_by_column(child_column).key
+    nested = _wanted_of(target.class_, fields or {}, extra=(child_key,))
+    child = getattr(target.class_, child_key)
+    statement = (
+        select(target.class_)
+        .where(child.in_(bindparam("parents", expanding=True)))
+        .options(*nested.options)
+        .order_by(child, *(prop.order_by or ()))
+    )
+    return Relation(prop.key, parent_key, child_key, statement, nested)

@@ -4,6 +4,7 @@ from flask_restx import abort
 from sqlalchemy import bindparam, select
 
 from api.auth import current_user
+from api.masks import NOTHING, Wanted
 from models import db
 
 # Statement shapes: entities x columns loaded (masks) x scopes.
@@ -24,10 +25,16 @@ def _owned_statement(entity, scope: tuple, options: tuple):
     return cached[1]
 
 
-def get_owned_or_404(entity, ident: int, options=(), name: str | None = None, **scope):
-    """The caller's `entity` with this id (and these `scope` column values), or 404."""
-    stmt = _owned_statement(entity, tuple(sorted(scope)), tuple(options))
+def get_owned_or_404(
+    entity, ident: int, wanted: Wanted = NOTHING, name: str | None = None, **scope
+):
+    """The caller's `entity` with this id (and these `scope` column values), or 404.
+
+    `wanted` (from `api.masks.load_wanted`) says which columns and relations to load.
+    """
+    stmt = _owned_statement(entity, tuple(sorted(scope)), wanted.options)
     found = db.session.scalars(stmt, {"owner": current_user().id, "id": ident, **scope}).first()
     if found is None:
         abort(404, f"{name or entity.__name__} {ident} not found.")
+    wanted.load([found])
     return found

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, select, tuple_
 from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
+from api.masks import NOTHING, Wanted
 from models import db
 
 PER_PAGE = 20
@@ -186,11 +187,12 @@ class Listing:
 
         return self._statement((kind, sort, filters, id(options)), options, build)
 
-    def page(self, args: dict, options=(), total: int | None = None, **scope):
+    def page(self, args: dict, wanted: Wanted = NOTHING, total: int | None = None, **scope):
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
-        value of each scope column; `total`, when the caller knows it, saves the COUNT.
+        value of each scope column; `wanted` (from `api.masks.load_wanted`), which columns
+        and relations to load; `total`, when the caller knows it, saves the COUNT.
         """
         sort, per_page = args["sort"], args["per_page"]
         filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
@@ -201,7 +203,7 @@ class Listing:
         last_page = max(1, math.ceil(total / per_page))
         columns = self.columns(sort)
         cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
-        options = tuple(options)
+        options = wanted.options
 
         def fetch(kind: str, limit: int, **values):
             stmt = self.page_statement(kind, sort, filters, options)
@@ -245,7 +247,7 @@ class Listing:
             links["next"] = {"cursor": _encode(Cursor(NEXT, page + 1, sort, key_of(rows[-1])))}
         links["last"] = {"cursor": _encode(Cursor(LAST, last_page, sort))}
         headers = {"X-Total-Count": str(total), "Link": link_header(links)}
-        return rows, 200, headers
+        return wanted.load(rows), 200, headers
 
 
 def link_header(links: dict) -> str:

@@ -7,7 +7,7 @@ import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
-from api.masks import load_wanted
+from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404
 from api.pagination import Listing, containing, equal_to, escape_like, list_parser
@@ -58,13 +58,13 @@ item_listing = Listing(
 )
 
 
-def find_bucket(id: int, options=()) -> models.Bucket:
-    return get_owned_or_404(models.Bucket, id, options=options, name="Bucket list")
+def find_bucket(id: int, wanted: Wanted = NOTHING) -> models.Bucket:
+    return get_owned_or_404(models.Bucket, id, wanted=wanted, name="Bucket list")
 
 
-def find_item(bucket_id: int, item_id: int, options=()) -> models.Item:
+def find_item(bucket_id: int, item_id: int, wanted: Wanted = NOTHING) -> models.Item:
     find_bucket(bucket_id)
-    return get_owned_or_404(models.Item, item_id, options=options, name="Item", bucket_id=bucket_id)
+    return get_owned_or_404(models.Item, item_id, wanted=wanted, name="Item", bucket_id=bucket_id)
 
 
 def list_args(parser) -> dict:

@@ -6,7 +6,7 @@ import models
 from api.auth import ProtectedResource, current_user
 from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
-from api.masks import load_wanted
+from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404
 from api.pagination import Listing, containing, equal_to, escape_like, list_parser
@@ -40,8 +40,8 @@ todo_listing = Listing(
 )
 
 
-def find_todo(id: int, options=()) -> models.Todo:
-    return get_owned_or_404(models.Todo, id, options=options, name="Todo")
+def find_todo(id: int, wanted: Wanted = NOTHING) -> models.Todo:
+    return get_owned_or_404(models.Todo, id, wanted=wanted, name="Todo")
 
 
 @ns.route("/")

@@ -243,6 +243,18 @@ class TestNestedMasks:
         assert not any("FROM items" in s for s in statements.selects if "count(" not in s.lower())
 
 
+def test_each_bucket_of_a_page_gets_its_own_items_in_order(auth_client):
+    first, second = create_bucket(auth_client, name="a"), create_bucket(auth_client, name="b")
+    for bucket, names in ((second, ["s1", "s2"]), (first, ["f1"]), (second, ["s3"])):
+        for name in names:
+            create_item(auth_client, bucket["id"], name=name)
+    body = auth_client.get(BUCKETS, headers={"X-Fields": "{name,items{name}}"}).get_json()
+    assert body == [
+        {"name": "a", "items": [{"name": "f1"}]},
+        {"name": "b", "items": [{"name": "s1"}, {"name": "s2"}, {"name": "s3"}]},
+    ]
+
+
 class TestStatementCounts:
     """Lists and nested items load in a constant number of SQL statements."""
 
