@@ -96,7 +96,7 @@ def _decode(token: str, sort: str, columns) -> Cursor:
     return Cursor(direction, page, cursor_sort, values)
 
 
-def paginate(stmt, args: dict, sortable: dict, options=()):
+def paginate(stmt, args: dict, sortable: dict, options=(), total=None):
     """Run `stmt` (already scoped by owner and filtered) as the page the request asks for.
 
     `sortable` maps each sort name to its column; the last one must be the unique id,
@@ -109,7 +109,8 @@ def paginate(stmt, args: dict, sortable: dict, options=()):
     if columns[0] is not id_column:
         columns.append(id_column)
 
-    total = db.session.scalar(stmt.with_only_columns(func.count()).order_by(None))
+    if total is None:
+        total = db.session.scalar(stmt.with_only_columns(func.count()).order_by(None))
     last_page = max(1, math.ceil(total / per_page))
     cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
 

@@ -1,6 +1,7 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
 from flask_restx import fields, inputs
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 import models
@@ -80,7 +81,9 @@ class BucketList(ProtectedResource):
         """List the caller's bucket lists"""
         args = bucket_list_args.parse_args()
         query = named(owned(models.Bucket), models.Bucket, args)
-        return paginate(query, args, BUCKET_SORTS, options=load_wanted(models.Bucket))
+        # Unfiltered, the list is all the caller's buckets, which the database keeps counted.
+        total = None if args["q"] else current_user().bucket_count
+        return paginate(query, args, BUCKET_SORTS, options=load_wanted(models.Bucket), total=total)
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket, code=201, description="Bucket list created")
@@ -89,9 +92,9 @@ class BucketList(ProtectedResource):
         """Create a bucket list"""
         created = models.Bucket(user_id=current_user().id, **payload(bucket_input, replace=True))
         response = save_new(created, bucket["uri"])
-        # A new bucket is empty: say so without asking the database.
+        # A new bucket is empty: say so without asking the database. (Its item_count,
+        # 0, came back with the INSERT.)
         set_committed_value(created, "items", [])
-        set_committed_value(created, "item_count", 0)
         return response
 
 
@@ -138,11 +141,14 @@ class ItemList(ProtectedResource):
     def get(self, id):
         """List the items of a bucket list"""
         args = item_list_args.parse_args()
-        find_bucket(id)
+        bucket = find_bucket(id, load_only(models.Bucket.item_count))
         query = named(owned(models.Item), models.Item, args).where(models.Item.bucket_id == id)
         if args["done"] is not None:
             query = query.where(models.Item.done == args["done"])
-        return paginate(query, args, ITEM_SORTS, options=load_wanted(models.Item))
+        # Unfiltered, the list is all the bucket's items, which the database keeps counted.
+        filtered = args["q"] or args["done"] is not None
+        total = None if filtered else bucket.item_count
+        return paginate(query, args, ITEM_SORTS, options=load_wanted(models.Item), total=total)
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item, code=201, description="Item created")

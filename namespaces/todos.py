@@ -48,12 +48,15 @@ class TodoList(ProtectedResource):
     def get(self):
         """List the caller's todos"""
         args = todo_list_args.parse_args()
-        query = owned(models.Todo)
+        filters = []
         if args["done"] is not None:
-            query = query.where(models.Todo.done == args["done"])
+            filters.append(models.Todo.done == args["done"])
         if args["q"]:
-            query = query.where(models.Todo.title.icontains(args["q"], autoescape=True))
-        return paginate(query, args, SORTS, options=load_wanted(models.Todo))
+            filters.append(models.Todo.title.icontains(args["q"], autoescape=True))
+        # Unfiltered, the list is all the caller's todos, which the database keeps counted.
+        total = None if filters else current_user().todo_count
+        query = owned(models.Todo).where(*filters)
+        return paginate(query, args, SORTS, options=load_wanted(models.Todo), total=total)
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo, code=201, description="Todo created")
