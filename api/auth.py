@@ -44,6 +44,9 @@ class Principal:
     id: int
     email: str
     created_at: datetime
+    # Kept by the database (models.counts): unfiltered lists take their totals from here.
+    todo_count: int
+    bucket_count: int
 
 
 class Credential(NamedTuple):
@@ -54,11 +57,15 @@ class Credential(NamedTuple):
     id: int
 
 
+# The columns of a Principal, in its order.
+_ACCOUNT = (User.id, User.email, User.created_at, User.todo_count, User.bucket_count)
+
+
 def _lookup_statement(model):
     # Plain columns, not ORM objects: one indexed row per request, built once per process.
     expires = (model.expires_at,) if model is AccessToken else ()
     return (
-        select(model.id, model.digest, *expires, User.id, User.email, User.created_at)
+        select(model.id, model.digest, *expires, *_ACCOUNT)
         .join(User, User.id == model.user_id)
         .where(model.digest == bindparam("digest"))
     )
@@ -90,7 +97,7 @@ def _lookup(model, secret: str):
     if row is None or not hmac.compare_digest(row[1], presented):
         return None
     expires_at = row[2] if model is AccessToken else None
-    return row[0], Principal(*row[-3:]), expires_at
+    return row[0], Principal(*row[-len(_ACCOUNT) :]), expires_at
 
 
 def authenticate() -> Credential:

@@ -187,18 +187,22 @@ class Listing:
 
         return self._statement((kind, sort, filters, id(options)), options, build)
 
-    def page(self, args: dict, wanted: Wanted = NOTHING, total: int | None = None, **scope):
+    def page(self, args: dict, wanted: Wanted = NOTHING, count: int | None = None, **scope):
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
         value of each scope column; `wanted` (from `api.masks.load_wanted`), which columns
-        and relations to load; `total`, when the caller knows it, saves the COUNT.
+        and relations to load. `count` is how many rows the unfiltered list holds, when
+        the database keeps that count (`models.counts`): with no filter applied, it is
+        the total, and no COUNT runs.
         """
         sort, per_page = args["sort"], args["per_page"]
         filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
         params = {"owner": current_user().id, **scope}
         params.update((name, args[name]) for name in filters)
-        if total is None:
+        if count is not None and not filters:
+            total = count
+        else:
             total = db.session.scalar(self.count_statement(filters), params)
         last_page = max(1, math.ceil(total / per_page))
         columns = self.columns(sort)

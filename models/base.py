@@ -92,4 +92,6 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls):
-        return {"version_id_col": cls.__table__.c.version}
+        # What the database sets on UPDATE (a bucket's item count) comes back in the
+        # UPDATE's RETURNING, not by a SELECT when the response reads it.
+        return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}

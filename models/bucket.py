@@ -1,20 +1,11 @@
 """Bucket lists and their items."""
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    event,
-    func,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, event, inspect, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import identity_key
 
 from .base import Timestamped, Versioned, db
+from .counts import count_column, maintain_counts
 
 
 class Bucket(Timestamped, Versioned, db.Model):
@@ -29,6 +20,7 @@ class Bucket(Timestamped, Versioned, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
+    item_count: Mapped[int] = count_column()
 
     items: Mapped[list["Item"]] = relationship(
         back_populates="bucket",
@@ -51,7 +43,7 @@ class Item(Timestamped, Versioned, db.Model):
             "ix_items_user_id_bucket_id_created_at_id", "user_id", "bucket_id", "created_at", "id"
         ),
         Index("ix_items_user_id_bucket_id_name_id", "user_id", "bucket_id", "name", "id"),
-        # For the cascade when a bucket is deleted, and the item count of a bucket.
+        # For the cascade when a bucket is deleted, and the triggers counting a bucket's items.
         Index("ix_items_bucket_id", "bucket_id"),
     )
 
@@ -65,20 +57,20 @@ class Item(Timestamped, Versioned, db.Model):
     bucket: Mapped[Bucket] = relationship(back_populates="items", lazy="raise_on_sql")
 
 
-# Counted in SQL, in the same statement as the bucket, and only when asked for.
-Bucket.item_count = column_property(
-    select(func.count(Item.id))
-    .where(Item.bucket_id == Bucket.id)
-    .correlate_except(Item)
-    .scalar_subquery(),
-    deferred=True,
-)
+maintain_counts(Bucket.__table__)
+maintain_counts(Item.__table__)
 
 
 # A bucket's representation holds its items, so adding, changing or removing an item
 # is a new version of the bucket too: a conditional write of the bucket made against
 # the old items then fails. The bump is one atomic increment, so writers of items in
 # the same bucket never conflict with each other.
+
+
+# Adding, removing and moving items also changes buckets' item counts (the triggers of
+# models.counts): the flush leaves those counts expired on buckets the session holds.
+
+_RECOUNTED = "recounted_buckets"
 
 
 def _bump_buckets(connection, bucket_ids) -> None:
@@ -90,10 +82,15 @@ def _bump_buckets(connection, bucket_ids) -> None:
     )
 
 
+def _recounted(item, bucket_ids) -> None:
+    inspect(item).session.info.setdefault(_RECOUNTED, set()).update(bucket_ids)
+
+
 @event.listens_for(Item, "after_insert")
 @event.listens_for(Item, "after_delete")
 def _item_added_or_removed(mapper, connection, item) -> None:
     _bump_buckets(connection, [item.bucket_id])
+    _recounted(item, [item.bucket_id])
 
 
 @event.listens_for(Item, "after_update")
@@ -103,3 +100,13 @@ def _item_changed(mapper, connection, item) -> None:
         return
     moved_from = state.attrs.bucket_id.history.deleted or ()
     _bump_buckets(connection, [item.bucket_id, *moved_from])
+    if moved_from:
+        _recounted(item, [item.bucket_id, *moved_from])
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _expire_item_counts(session, flush_context) -> None:
+    for bucket_id in session.info.pop(_RECOUNTED, ()):
+        bucket = session.identity_map.get(identity_key(Bucket, bucket_id))
+        if bucket is not None:
+            session.expire(bucket, ["item_count"])

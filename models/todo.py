@@ -4,6 +4,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Timestamped, Versioned, db
+from .counts import maintain_counts
 
 
 class Todo(Timestamped, Versioned, db.Model):
@@ -20,3 +21,6 @@ class Todo(Timestamped, Versioned, db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+maintain_counts(Todo.__table__)

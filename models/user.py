@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .base import db, utcnow
+from .counts import count_column
 
 API_KEY_PREFIX = "tdk_"
 
@@ -28,6 +29,8 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    todo_count: Mapped[int] = count_column()
+    bucket_count: Mapped[int] = count_column()
 
     @staticmethod
     def normalize_email(email: str) -> str:

@@ -1,6 +1,7 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
 from flask_restx import fields, inputs
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 import models
@@ -58,6 +59,10 @@ item_listing = Listing(
 )
 
 
+# A bucket's kept count of items, for the item list's X-Total-Count.
+ITEM_COUNT = Wanted((load_only(models.Bucket.item_count),))
+
+
 def find_bucket(id: int, wanted: Wanted = NOTHING) -> models.Bucket:
     return get_owned_or_404(models.Bucket, id, wanted=wanted, name="Bucket list")
 
@@ -82,7 +87,11 @@ class BucketList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's bucket lists"""
-        return bucket_listing.page(list_args(bucket_list_args), load_wanted(models.Bucket))
+        return bucket_listing.page(
+            list_args(bucket_list_args),
+            load_wanted(models.Bucket),
+            count=current_user().bucket_count,
+        )
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket, code=201, description="Bucket list created")
@@ -91,9 +100,9 @@ class BucketList(ProtectedResource):
         """Create a bucket list"""
         created = models.Bucket(user_id=current_user().id, **payload(bucket_input, replace=True))
         response = save_new(created, bucket["uri"])
-        # A new bucket is empty: say so without asking the database.
+        # A new bucket is empty: say so without asking the database. (Its item_count,
+        # 0, came back with the INSERT.)
         set_committed_value(created, "items", [])
-        set_committed_value(created, "item_count", 0)
         return response
 
 
@@ -140,8 +149,10 @@ class ItemList(ProtectedResource):
     def get(self, id):
         """List the items of a bucket list"""
         args = list_args(item_list_args)
-        find_bucket(id)
-        return item_listing.page(args, load_wanted(models.Item), bucket_id=id)
+        bucket = find_bucket(id, ITEM_COUNT)
+        return item_listing.page(
+            args, load_wanted(models.Item), count=bucket.item_count, bucket_id=id
+        )
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item, code=201, description="Item created")

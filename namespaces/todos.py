@@ -54,7 +54,7 @@ class TodoList(ProtectedResource):
         args = todo_list_args.parse_args()
         if args["q"]:
             args["q"] = escape_like(args["q"])
-        return todo_listing.page(args, load_wanted(models.Todo))
+        return todo_listing.page(args, load_wanted(models.Todo), count=current_user().todo_count)
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo, code=201, description="Todo created")

@@ -1,6 +1,7 @@
 """The Alembic migrations build exactly the schema the models describe."""
 
 import uuid
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -44,6 +45,8 @@ def test_downgrade_removes_everything(empty_app):
         downgrade(revision="base")
         tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set()
+        with db.engine.connect() as connection:
+            assert triggers(connection) == {}
         db.engine.dispose()
 
 
@@ -52,4 +55,75 @@ def test_db_upgrade_command(empty_app):
     assert result.exit_code == 0, result.output
     with empty_app.app_context():
         assert "users" in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def triggers(connection) -> dict:
+    """{name: definition} of the triggers, and on PostgreSQL their functions, here."""
+    if connection.dialect.name == "sqlite":
+        found = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        )
+        return dict(found.all())
+    schema = connection.execute(text("SELECT current_schema()")).scalar()
+    found = connection.execute(
+        text(
+            "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT t.tgisinternal AND n.nspname = :schema "
+            "UNION ALL SELECT proname, prosrc FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :schema"
+        ),
+        {"schema": schema},
+    )
+    return {name: definition.replace(f"{schema}.", "") for name, definition in found}
+
+
+def test_upgrade_builds_the_models_triggers(empty_app):
+    with empty_app.app_context():
+        db.create_all()
+        with db.engine.connect() as connection:
+            created = triggers(connection)
+        db.drop_all()
+        with db.engine.connect() as connection:
+            assert triggers(connection) == {}
+        upgrade()
+        with db.engine.connect() as connection:
+            migrated = triggers(connection)
+        db.engine.dispose()
+    assert {"todos_count_insert", "buckets_count_delete", "items_count_move"} <= set(created)
+    assert migrated == created
+
+
+def test_upgrade_counts_the_rows_already_there(empty_app):
+    now = {"now": datetime(2026, 1, 1)}
+    with empty_app.app_context():
+        upgrade(revision="0ce74d37a805")
+        with db.engine.begin() as connection:
+            for statement in [
+                "INSERT INTO users (id, email, password_hash, created_at) "
+                "VALUES (1, 'a@example.com', 'x', :now), (2, 'b@example.com', 'x', :now)",
+                "INSERT INTO todos (user_id, title, description, done, created_at, updated_at) "
+                "VALUES (1, 't', '', false, :now, :now), (1, 'u', '', false, :now, :now)",
+                "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
+                "VALUES (1, 2, 'b', '', :now, :now), (2, 2, 'c', '', :now, :now)",
+                "INSERT INTO items (bucket_id, user_id, name, description, done, created_at, "
+                "updated_at) VALUES (2, 2, 'i', '', false, :now, :now), "
+                "(2, 2, 'j', '', false, :now, :now), (2, 2, 'k', '', false, :now, :now)",
+            ]:
+                connection.execute(text(statement), now)
+        upgrade()
+        with db.engine.begin() as connection:
+            users = text("SELECT id, todo_count, bucket_count FROM users ORDER BY id")
+            assert connection.execute(users).all() == [(1, 2, 0), (2, 0, 2)]
+            buckets = text("SELECT id, item_count FROM buckets ORDER BY id")
+            assert connection.execute(buckets).all() == [(1, 0), (2, 3)]
+            # And from then on the triggers keep them.
+            connection.execute(text("DELETE FROM buckets WHERE id = 2"))
+            assert connection.execute(users).all() == [(1, 2, 0), (2, 0, 1)]
+        # Neither way loses rows (a table copied on SQLite would cascade its deletion).
+        downgrade(revision="0ce74d37a805")
+        with db.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM todos")).scalar() == 2
+            assert connection.execute(text("SELECT count(*) FROM buckets")).scalar() == 1
         db.engine.dispose()

@@ -2,9 +2,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from models import Todo, db
+from models import Todo, db, utcnow
 
 TODOS = "/api/v1/todos/"
 
@@ -160,6 +160,18 @@ def seed_todos(user_id: int, titles: list[str], done_every: int = 0) -> None:
     db.session.commit()
 
 
+def bulk_todos(user_id: int, n: int) -> None:
+    """`todo 00`, `todo 01`... with Core in one statement, every other one done."""
+    now = utcnow()
+    rows = [
+        {"user_id": user_id, "title": f"todo {i:02}", "description": "", "done": i % 2 == 0,
+         "created_at": now, "updated_at": now}
+        for i in range(n)
+    ]  # fmt: skip
+    db.session.execute(insert(Todo), rows)
+    db.session.commit()
+
+
 class TestLists:
     def test_default_page(self, auth_client, alice):
         seed_todos(alice.user.id, [f"todo {i:02}" for i in range(25)])
@@ -298,6 +310,41 @@ class TestLists:
                 s for s in statements.selects if "FROM todos" in s and "count(" not in s
             ]
             assert statements.skipped_rows(page_query) == 0
+
+
+class TestTotals:
+    """`X-Total-Count` of the whole list is the count the database keeps, right after writes."""
+
+    def total(self, client, query: str = "") -> int:
+        return int(client.get(TODOS + query).headers["X-Total-Count"])
+
+    def test_the_total_follows_every_write(self, auth_client, alice, bob, client):
+        ids = [create(auth_client, title=f"t{i}")["id"] for i in range(3)]
+        assert self.total(auth_client) == 3
+        auth_client.put(todo_url(ids[0]), json={"title": "x"})
+        auth_client.patch(todo_url(ids[1]), json={"done": True})
+        assert self.total(auth_client) == 3
+        auth_client.delete(todo_url(ids[2]))
+        assert self.total(auth_client) == 2
+        bulk_todos(bob.user.id, 30)
+        assert self.total(auth_client) == 2
+        with client.login(bob):
+            assert self.total(client) == 30
+
+    def test_filtered_lists_count_the_filtered_rows(self, auth_client, alice):
+        bulk_todos(alice.user.id, 30)
+        assert self.total(auth_client, "?done=true") == 15
+        assert self.total(auth_client, "?q=todo 0") == 10
+        assert self.total(auth_client, "?q=todo 0&done=false") == 5
+
+    def test_only_a_filtered_list_runs_a_count(self, auth_client, alice, statements):
+        bulk_todos(alice.user.id, 30)
+        with statements.capture():
+            auth_client.get(TODOS)
+        assert not any("count(" in s.lower() for s in statements)
+        with statements.capture():
+            auth_client.get(TODOS + "?done=false")
+        assert sum("count(" in s.lower() for s in statements) == 1
 
 
 class TestMasks:
