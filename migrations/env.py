@@ -38,9 +38,24 @@ def run_migrations_online():
     options = dict(extension.configure_args)
     options.setdefault("process_revision_directives", skip_empty_autogenerate)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode changes an SQLite table by copying it and dropping the old one;
+            # with foreign keys enforced, the drop would delete every row referring to
+            # it (ON DELETE CASCADE). They are checked once the migrations are done.
+            # The pragma has no effect inside a transaction, so it comes first.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata, **options)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"The migrations left broken references: {broken}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            connection.commit()
 
 
 if context.is_offline_mode():
