@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask, redirect, url_for
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import health, rest
@@ -60,6 +61,20 @@ def engine_options(config) -> dict:
 def configure_json(app: Flask) -> None:
     app.json = JsonProvider(app)
     app.request_class = ApiRequest
+    app.session_interface = NoCookieSession()
+
+
+class NoCookieSession(SessionInterface):
+    """The API keeps no cookie session: none is read from a request or set on a response.
+
+    Flask's default would build a signing serializer on every request to look for one.
+    """
+
+    def open_session(self, app, request):
+        return None  # Flask then uses its null session, which refuses to be written
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def register_extensions(app: Flask) -> None:

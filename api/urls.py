@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from flask import g, url_for
+from flask import request, url_for
 from flask_restx import fields
 from flask_restx.fields import get_value
 
@@ -48,21 +48,27 @@ class ResourceUrl(fields.Url):
         return url
 
     def _template(self) -> str:
-        """This request's absolute URL of the endpoint, with a placeholder per argument.
+        """The endpoint's absolute URL for this request's root, with a placeholder per argument.
 
-        Built once per request (the host comes from the request) instead of once per object.
+        The root (scheme, host, script path) comes from the request, so templates are
+        kept per root: built once, not once per request or per object. The host is the
+        client's to choose, so the number kept is bounded.
         """
-        templates = g.setdefault("url_templates", {})
-        template = templates.get(self.endpoint)
+        key = (self.endpoint, request.url_root)
+        template = _templates.get(key)
         if template is None:
             placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
             template = url_for(self.endpoint, _external=True, **placeholders)
             for name, value in placeholders.items():
                 template = template.replace(f"/{value}", f"/{_placeholder(name)}")
-            templates[self.endpoint] = template
+            if len(_templates) >= _TEMPLATE_LIMIT:
+                _templates.clear()
+            _templates[key] = template
         return template
 
 
+_TEMPLATE_LIMIT = 256
+_templates: dict[tuple[str, str], str] = {}
 # Ids no database row will have, swapped for named markers once the URL is built.
 _PLACEHOLDER_BASE = 7_919_000_001
 

@@ -161,3 +161,13 @@ def test_an_unusable_request_id_is_replaced(client):
 def test_responses_are_nosniff(client):
     assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/nope").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_cookie_session_is_read_or_set(client, app):
+    with app.test_request_context("/api/v1/"):
+        from flask import session
+
+        assert session.__class__.__name__ == "NullSession"
+    response = client.get("/api/v1/swagger.json", headers={"Cookie": "session=anything"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers

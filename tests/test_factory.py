@@ -89,3 +89,10 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(auth_client):
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example.com"}
     created = auth_client.post("/api/v1/todos/", json={"title": "x"}, headers=forwarded)
     assert created.get_json()["uri"].startswith("http://localhost/")
+
+
+def test_each_request_gets_urls_on_its_own_host(auth_client):
+    created = auth_client.post("/api/v1/todos/", json={"title": "x"}).get_json()
+    for root in ("http://a.example/", "https://b.example:8443/", "http://a.example/"):
+        page = auth_client.get("/api/v1/todos/", base_url=root).get_json()
+        assert page[0]["uri"] == f"{root}api/v1/todos/{created['id']}"
