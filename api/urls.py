@@ -54,7 +54,8 @@ class ResourceUrl(fields.Url):
         kept per root: built once, not once per request or per object. The host is the
         client's to choose, so the number kept is bounded.
         """
-        key = (self.endpoint, request.url_root)
+        environ = request.environ
+        key = (self.endpoint, *(environ.get(name) for name in _ROOT_KEYS))
         template = _templates.get(key)
         if template is None:
             placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
@@ -67,8 +68,10 @@ class ResourceUrl(fields.Url):
         return template
 
 
+# What an absolute URL's root is made of, as the WSGI environ gives it (after ProxyFix).
+_ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _TEMPLATE_LIMIT = 256
-_templates: dict[tuple[str, str], str] = {}
+_templates: dict[tuple, str] = {}
 # Ids no database row will have, swapped for named markers once the URL is built.
 _PLACEHOLDER_BASE = 7_919_000_001
 
