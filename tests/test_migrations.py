@@ -95,23 +95,31 @@ def test_upgrade_builds_the_models_triggers(empty_app):
     assert migrated == created
 
 
+NOW = {"now": datetime(2026, 1, 1)}
+
+
+def insert_at(revision: str, *statements: str) -> None:
+    """Migrate to `revision` and run `statements` there (`:now` is a fixed time)."""
+    upgrade(revision=revision)
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), NOW)
+
+
 def test_upgrade_counts_the_rows_already_there(empty_app):
-    now = {"now": datetime(2026, 1, 1)}
     with empty_app.app_context():
-        upgrade(revision="0ce74d37a805")
-        with db.engine.begin() as connection:
-            for statement in [
-                "INSERT INTO users (id, email, password_hash, created_at) "
-                "VALUES (1, 'a@example.com', 'x', :now), (2, 'b@example.com', 'x', :now)",
-                "INSERT INTO todos (user_id, title, description, done, created_at, updated_at) "
-                "VALUES (1, 't', '', false, :now, :now), (1, 'u', '', false, :now, :now)",
-                "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
-                "VALUES (1, 2, 'b', '', :now, :now), (2, 2, 'c', '', :now, :now)",
-                "INSERT INTO items (bucket_id, user_id, name, description, done, created_at, "
-                "updated_at) VALUES (2, 2, 'i', '', false, :now, :now), "
-                "(2, 2, 'j', '', false, :now, :now), (2, 2, 'k', '', false, :now, :now)",
-            ]:
-                connection.execute(text(statement), now)
+        insert_at(
+            "0ce74d37a805",
+            "INSERT INTO users (id, email, password_hash, created_at) "
+            "VALUES (1, 'a@example.com', 'x', :now), (2, 'b@example.com', 'x', :now)",
+            "INSERT INTO todos (user_id, title, description, done, created_at, updated_at) "
+            "VALUES (1, 't', '', false, :now, :now), (1, 'u', '', false, :now, :now)",
+            "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
+            "VALUES (1, 2, 'b', '', :now, :now), (2, 2, 'c', '', :now, :now)",
+            "INSERT INTO items (bucket_id, user_id, name, description, done, created_at, "
+            "updated_at) VALUES (2, 2, 'i', '', false, :now, :now), "
+            "(2, 2, 'j', '', false, :now, :now), (2, 2, 'k', '', false, :now, :now)",
+        )
         upgrade()
         with db.engine.begin() as connection:
             users = text("SELECT id, todo_count, bucket_count FROM users ORDER BY id")
@@ -135,24 +143,21 @@ def test_every_upgrade_keeps_the_rows_already_there(empty_app):
     On SQLite, Alembic's batch mode copies a table to change it and drops the old one;
     with foreign keys enforced, that drop would delete the rows that refer to it.
     """
-    now = {"now": datetime(2026, 1, 1)}
     tables = ("users", "api_keys", "todos", "buckets", "items")
     with empty_app.app_context():
-        upgrade(revision="8aa813487bd9")
-        with db.engine.begin() as connection:
-            for statement in [
-                "INSERT INTO users (id, email, password_hash, created_at) "
-                "VALUES (1, 'a@example.com', 'x', :now)",
-                "INSERT INTO api_keys (user_id, name, prefix, digest, created_at) "
-                "VALUES (1, 'k', 'tdk_abc', 'd', :now)",
-                "INSERT INTO todos (user_id, title, description, done, created_at, updated_at) "
-                "VALUES (1, 't', '', false, :now, :now)",
-                "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
-                "VALUES (1, 1, 'b', '', :now, :now)",
-                "INSERT INTO items (bucket_id, user_id, name, description, done, created_at, "
-                "updated_at) VALUES (1, 1, 'i', '', false, :now, :now)",
-            ]:
-                connection.execute(text(statement), now)
+        insert_at(
+            "8aa813487bd9",
+            "INSERT INTO users (id, email, password_hash, created_at) "
+            "VALUES (1, 'a@example.com', 'x', :now)",
+            "INSERT INTO api_keys (user_id, name, prefix, digest, created_at) "
+            "VALUES (1, 'k', 'tdk_abc', 'd', :now)",
+            "INSERT INTO todos (user_id, title, description, done, created_at, updated_at) "
+            "VALUES (1, 't', '', false, :now, :now)",
+            "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
+            "VALUES (1, 1, 'b', '', :now, :now)",
+            "INSERT INTO items (bucket_id, user_id, name, description, done, created_at, "
+            "updated_at) VALUES (1, 1, 'i', '', false, :now, :now)",
+        )
         upgrade()
         with db.engine.begin() as connection:
             count = "SELECT count(*) FROM {}"
