@@ -108,27 +108,34 @@ def _decode(token: str, sort: str, columns) -> Cursor:
     return Cursor(direction, page, cursor_sort, values)
 
 
+class Filter(NamedTuple):
+    """A list's filter: its condition on a bound parameter, and the value bound to it."""
+
+    condition: Callable  # bound parameter -> SQL condition
+    value: Callable = lambda argument: argument  # query argument -> bound value
+
+
 def escape_like(text: str) -> str:
     """`text` as a LIKE pattern that matches it literally (escape character `/`)."""
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def equal_to(column) -> Callable:
+def equal_to(column) -> Filter:
     """A list filter: `column` equals the query argument."""
-    return lambda value: column == value
+    return Filter(lambda value: column == value)
 
 
-def containing(column) -> Callable:
-    """A list filter: `column` holds the query argument, whatever the case."""
-    return lambda value: column.icontains(value, escape="/")
+def containing(column) -> Filter:
+    """A list filter: `column` holds the query argument literally, whatever the case."""
+    return Filter(lambda pattern: column.icontains(pattern, escape="/"), escape_like)
 
 
 class Listing:
     """How the caller's rows of one entity are listed, a page at a time.
 
     `sortable` maps each sort name to its column; the last one must be the unique id,
-    which breaks ties. `filters` maps a query argument to a function that makes its
-    condition from a bound parameter; `scope` names further columns a list is confined
+    which breaks ties. `filters` maps a query argument to its `Filter`; `scope` names
+    further columns a list is confined
     to (the bucket of items). Every statement is built once per shape (sort, filters
     present, columns loaded, kind of page) with bound parameters for the values, so a
     request only binds values: SQLAlchemy keys its compiled-statement cache by the
@@ -161,7 +168,7 @@ class Listing:
         entity = self.entity
         criteria = [entity.user_id == bindparam("owner")]
         criteria += [getattr(entity, name) == bindparam(name) for name in self.scope]
-        criteria += [self.filters[name](bindparam(name)) for name in filters]
+        criteria += [self.filters[name].condition(bindparam(name)) for name in filters]
         return select(*(columns or (entity,))).where(*criteria)
 
     def count_statement(self, filters: tuple):
@@ -199,7 +206,7 @@ class Listing:
         sort, per_page = args["sort"], args["per_page"]
         filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
         params = {"owner": current_user().id, **scope}
-        params.update((name, args[name]) for name in filters)
+        params.update((name, self.filters[name].value(args[name])) for name in filters)
         if count is not None and not filters:
             total = count
         else:

@@ -11,7 +11,7 @@ from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404
-from api.pagination import Listing, containing, equal_to, escape_like, list_parser
+from api.pagination import Listing, containing, equal_to, list_parser
 from api.urls import ResourceUrl
 from models import db
 
@@ -72,13 +72,6 @@ def find_item(bucket_id: int, item_id: int, wanted: Wanted = NOTHING) -> models.
     return get_owned_or_404(models.Item, item_id, wanted=wanted, name="Item", bucket_id=bucket_id)
 
 
-def list_args(parser) -> dict:
-    args = parser.parse_args()
-    if args["q"]:
-        args["q"] = escape_like(args["q"])
-    return args
-
-
 @ns.route("/")
 class BucketList(ProtectedResource):
     @ns.doc(description="Each bucket's `items` are left out unless the mask asks for them.")
@@ -88,7 +81,7 @@ class BucketList(ProtectedResource):
     def get(self):
         """List the caller's bucket lists"""
         return bucket_listing.page(
-            list_args(bucket_list_args),
+            bucket_list_args.parse_args(),
             load_wanted(models.Bucket),
             count=current_user().bucket_count,
         )
@@ -148,7 +141,7 @@ class ItemList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self, id):
         """List the items of a bucket list"""
-        args = list_args(item_list_args)
+        args = item_list_args.parse_args()
         bucket = find_bucket(id, ITEM_COUNT)
         return item_listing.page(
             args, load_wanted(models.Item), count=bucket.item_count, bucket_id=id

@@ -9,7 +9,7 @@ from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
 from api.ownership import get_owned_or_404
-from api.pagination import Listing, containing, equal_to, escape_like, list_parser
+from api.pagination import Listing, containing, equal_to, list_parser
 from api.urls import ResourceUrl
 from models import db
 
@@ -52,8 +52,6 @@ class TodoList(ProtectedResource):
     def get(self):
         """List the caller's todos"""
         args = todo_list_args.parse_args()
-        if args["q"]:
-            args["q"] = escape_like(args["q"])
         return todo_listing.page(args, load_wanted(models.Todo), count=current_user().todo_count)
 
     @ns.expect(todo_input, validate=True)
