@@ -15,6 +15,7 @@ from sqlalchemy.orm import ONETOMANY, load_only
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import BadRequest
 
+from api.auth import current_user
 from models import db
 
 FIELDS_PARAM = "fields"
@@ -91,7 +92,8 @@ class Relation(NamedTuple):
 
     def load(self, parents: list) -> None:
         ids = list({getattr(parent, self.parent_key) for parent in parents})
-        children = db.session.scalars(self.statement, {"parents": ids}).all() if ids else []
+        params = {"parents": ids, "owner": current_user().id}
+        children = db.session.scalars(self.statement, params).all() if ids else []
         self.nested.load(children)
         groups = defaultdict(list)
         for child in children:
@@ -165,9 +167,11 @@ def _relation(prop, fields: dict | None) -> Relation:
     child_key = target.get_property_by_column(child_column).key
     nested = _wanted_of(target.class_, fields or {}, extra=(child_key,))
     child = getattr(target.class_, child_key)
+    # Scoped by owner like every query, though the parents already are.
+    owner = target.class_.user_id == bindparam("owner")
     statement = (
         select(target.class_)
-        .where(child.in_(bindparam("parents", expanding=True)))
+        .where(owner, child.in_(bindparam("parents", expanding=True)))
         .options(*nested.options)
         .order_by(child, *(prop.order_by or ()))
     )

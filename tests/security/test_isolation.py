@@ -1,10 +1,12 @@
 """A user's data is visible to that user only: everything else is 404, never data."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
 from models import ApiKey, Bucket, Item, Todo, db
-from tests.security.routes import BODIES, WITH_IDS, ids, url
+from tests.security.routes import BODIES, LISTS, ONE, WITH_IDS, ids, url
 
 
 def snapshot():
@@ -68,3 +70,24 @@ def test_the_key_list_shows_only_the_callers_keys(client, alices, bob):
     with client.login(bob):
         keys = client.get(url("/auth/keys/")).get_json()
     assert [key["id"] for key in keys] != [alices["key"]] and len(keys) == 1
+
+
+OWNED_TABLES = re.compile(r"\bFROM (todos|buckets|items|api_keys)\b")
+# Every GET that reads a user's rows (GET /auth/me reads only the credential).
+READS = [(m, p) for m, p in LISTS + ONE if p != "/auth/me"]
+
+
+@pytest.mark.parametrize(("method", "path"), READS, ids=ids(READS))
+def test_every_read_of_an_owned_table_names_the_owner(
+    client, alices, bob, bobs, statements, method, path
+):
+    with client.login(bob), statements.capture():
+        response = client.get(url(path, bobs), headers={"X-Fields": "*"})
+    assert response.status_code == 200
+    # The credential lookup finds the owner by the secret's digest: it is how a request
+    # gets one. Every other read names the owner.
+    reads = [s for s in statements.selects if OWNED_TABLES.search(s) and ".digest = " not in s]
+    assert reads, statements
+    for read in reads:
+        table = OWNED_TABLES.search(read)[1]
+        assert re.search(rf"\b{table}\.user_id = ", read), read
