@@ -1,6 +1,5 @@
 """When the database goes away the API says 503, and it serves again when it returns."""
 
-import socket
 import uuid
 
 import pytest
@@ -9,21 +8,14 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from models import ApiKey, User, db
 from tests.conftest import make_config
+from tests.live import answers
 from tests.proxy import Proxy
 
 POSTGRES = ("127.0.0.1", 5432)
 
 
-def postgres_answers() -> bool:
-    try:
-        socket.create_connection(POSTGRES, timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 pytestmark = pytest.mark.skipif(
-    not postgres_answers(), reason="needs a PostgreSQL server on 127.0.0.1:5432"
+    not answers(POSTGRES[1]), reason="needs a PostgreSQL server on 127.0.0.1:5432"
 )
 
 

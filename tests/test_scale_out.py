@@ -4,27 +4,14 @@ Each is `manage.py serve` (gunicorn) on its own loopback port, as two machines b
 load balancer would be. Nothing one process knows may be missing from the other.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.live import ROOT, call, server
+from tests.live import answers, call, manage, server, server_database
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RATE_LIMIT = 30
-
-
-def answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 pytestmark = [
@@ -34,29 +21,16 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def shared_database():
+def shared_database(tmp_path_factory):
     """A fresh schema in the PostgreSQL test database, migrated like a deploy would."""
-    schema = f"scale_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    env = {"DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "shared-secret"}
-    if answers(6379):
-        env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/0"
-        env["RATELIMIT_KEY_PREFIX"] = schema
-        env["RATELIMIT_DEFAULT"] = f"{RATE_LIMIT} per minute"
-    subprocess.run(
-        [sys.executable, "manage.py", "db", "upgrade"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
-    yield env
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
+    with server_database({"url": POSTGRES_URL}, tmp_path_factory.mktemp("db")) as url:
+        env = {"DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "shared-secret"}
+        if answers(6379):
+            env["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:6379/0"
+            env["RATELIMIT_KEY_PREFIX"] = f"scale-{uuid.uuid4().hex[:12]}"
+            env["RATELIMIT_DEFAULT"] = f"{RATE_LIMIT} per minute"
+        manage("db", "upgrade", env=env)
+        yield env
 
 
 @pytest.fixture(scope="module")

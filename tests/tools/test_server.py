@@ -2,16 +2,13 @@
 
 import json
 import multiprocessing
-import os
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from api.tools.server import GunicornServer
 from manage import GUNICORN_CONFIG
-from tests.live import ROOT, server
+from tests.live import manage, server
 
 
 def settings(options=None, config_file=GUNICORN_CONFIG):
@@ -55,14 +52,7 @@ def test_serve_answers_over_http(tmp_path):
         "SECRET_KEY": "serve-secret",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "db", "upgrade"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    manage("db", "upgrade", env=env)
     log = tmp_path / "server.log"
     with server("serve", "--workers", "2", "--threads", "2", env=env, log=log) as url:
         with urllib.request.urlopen(url + "/api/v1/swagger.json", timeout=10) as response:
