@@ -14,8 +14,9 @@ from functools import partial
 
 from flask_restx import fields
 
-_compiled: dict[int, tuple[dict, Callable]] = {}
-_LIMIT = 1024
+from api.caches import BoundedCache
+
+_compiled = BoundedCache(1024)
 
 
 def marshaller(model: dict) -> Callable:
@@ -25,12 +26,7 @@ def marshaller(model: dict) -> Callable:
     (a resource's absolute URL holds the host) are bound once per call of this function,
     not once per object.
     """
-    cached = _compiled.get(id(model))
-    if cached is None or cached[0] is not model:
-        if len(_compiled) >= _LIMIT:
-            _compiled.clear()
-        cached = _compiled[id(model)] = (model, _compile_model(model))
-    return cached[1]()
+    return _compiled.get(id(model), lambda: _compile_model(model), pin=model)()
 
 
 def marshal(data, model: dict):

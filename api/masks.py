@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
+from api.caches import BoundedCache
 from models import db
 
 FIELDS_PARAM = "fields"
@@ -23,9 +24,8 @@ MASK_DESCRIPTION = (
     "A field mask in Flask-RESTX syntax, e.g. `{id,title}` or `{name,items{name}}`; "
     "the same as the X-Fields header, for clients that cannot set headers."
 )
-_CACHE_LIMIT = 512
-_cache: dict[tuple[int, str], dict] = {}
-_wanted: dict[tuple, tuple] = {}
+_masked = BoundedCache(512)
+_wanted = BoundedCache(512)
 
 
 def requested_mask() -> str | None:
@@ -39,21 +39,17 @@ def masked_model(model: dict, mask: str | None) -> dict:
     """The fields of `model` that `mask` selects, or 400 when the mask is unusable."""
     if not mask:
         return model
-    key = (id(model), mask)
-    fields = _cache.get(key)
-    if fields is None:
-        try:
-            # `resolved` includes the fields a model inherits (`ns.inherit`).
-            fields = Mask(mask, skip=True).apply(getattr(model, "resolved", model))
-        except MaskError as error:
-            raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
-        if _selects_nothing(fields):
-            raise BadRequest(
-                f"The field mask {mask!r} leaves {model.name} or a nested model empty."
-            )
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[key] = fields
+    return _masked.get((id(model), mask), lambda: _apply(model, mask), pin=model)
+
+
+def _apply(model: dict, mask: str) -> dict:
+    try:
+        # `resolved` includes the fields a model inherits (`ns.inherit`).
+        fields = Mask(mask, skip=True).apply(getattr(model, "resolved", model))
+    except MaskError as error:
+        raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
+    if _selects_nothing(fields):
+        raise BadRequest(f"The field mask {mask!r} leaves {model.name} or a nested model empty.")
     return fields
 
 
@@ -128,13 +124,7 @@ def load_wanted(entity, fields: dict | None = None) -> Wanted:
     that, so statements built with it can be reused.
     """
     fields = g.get("fields") if fields is None else fields
-    key = (entity, id(fields))
-    cached = _wanted.get(key)
-    if cached is None or cached[0] is not fields:
-        if len(_wanted) >= _CACHE_LIMIT:
-            _wanted.clear()
-        cached = _wanted[key] = (fields, _wanted_of(entity, fields))
-    return cached[1]
+    return _wanted.get((entity, id(fields)), lambda: _wanted_of(entity, fields), pin=fields)
 
 
 def _wanted_of(entity, fields: dict | None, extra: tuple[str, ...] = ()) -> Wanted:

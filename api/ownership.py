@@ -4,25 +4,23 @@ from flask_restx import abort
 from sqlalchemy import bindparam, select
 
 from api.auth import current_user
+from api.caches import BoundedCache
 from api.masks import NOTHING, Wanted
 from models import db
 
 # Statement shapes: entities x columns loaded (masks) x scopes.
-_LIMIT = 1024
-_statements: dict[tuple, tuple] = {}
+_statements = BoundedCache(1024)
 
 
 def _owned_statement(entity, scope: tuple, options: tuple):
     """`SELECT entity` by owner, id and `scope` columns, built once per shape."""
-    key = (entity, scope, id(options))
-    cached = _statements.get(key)
-    if cached is None or cached[0] is not options:
+
+    def build():
         criteria = [entity.user_id == bindparam("owner"), entity.id == bindparam("id")]
         criteria += [getattr(entity, name) == bindparam(name) for name in scope]
-        if len(_statements) >= _LIMIT:
-            _statements.clear()
-        cached = _statements[key] = (options, select(entity).where(*criteria).options(*options))
-    return cached[1]
+        return select(entity).where(*criteria).options(*options)
+
+    return _statements.get((entity, scope, id(options)), build, pin=options)
 
 
 def get_owned_or_404(

@@ -19,14 +19,13 @@ from sqlalchemy import bindparam, func, select, tuple_
 from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
+from api.caches import BoundedCache
 from api.masks import NOTHING, Wanted
 from models import db
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 NEXT, PREV, LAST = "n", "p", "l"
-# Statement shapes kept per listing: sorts x filters x masks x kinds of page.
-_STATEMENT_LIMIT = 1024
 PAGE_HEADERS = {
     "X-Total-Count": {"type": "integer", "description": "How many rows the whole list has"},
     "Link": {
@@ -77,15 +76,12 @@ class Cursor(NamedTuple):
     values: tuple = ()
 
 
-_serializers: dict[str, URLSafeSerializer] = {}
+_serializers = BoundedCache(8)
 
 
 def _serializer() -> URLSafeSerializer:
     secret = current_app.config["SECRET_KEY"]
-    serializer = _serializers.get(secret)
-    if serializer is None:
-        serializer = _serializers[secret] = URLSafeSerializer(secret, salt="list-cursor")
-    return serializer
+    return _serializers.get(secret, lambda: URLSafeSerializer(secret, salt="list-cursor"))
 
 
 def _encode(cursor: Cursor) -> str:
@@ -148,21 +144,14 @@ class Listing:
         self.filters = filters or {}
         self.scope = tuple(scope)
         self.id_column = list(sortable.values())[-1]
-        self._statements: dict[tuple, tuple] = {}
+        # Statement shapes: sorts x filters x masks x kinds of page.
+        self._statements = BoundedCache(1024)
 
     def columns(self, sort: str) -> list:
         columns = [self.sortable[sort.lstrip("-")]]
         if columns[0] is not self.id_column:
             columns.append(self.id_column)
         return columns
-
-    def _statement(self, key: tuple, options: tuple, build: Callable):
-        cached = self._statements.get(key)
-        if cached is None or cached[0] is not options:
-            if len(self._statements) >= _STATEMENT_LIMIT:
-                self._statements.clear()
-            cached = self._statements[key] = (options, build())
-        return cached[1]
 
     def _scoped(self, filters: tuple, *columns):
         entity = self.entity
@@ -173,7 +162,7 @@ class Listing:
 
     def count_statement(self, filters: tuple):
         key = ("count", filters)
-        return self._statement(key, (), lambda: self._scoped(filters, func.count()))
+        return self._statements.get(key, lambda: self._scoped(filters, func.count()))
 
     def page_statement(self, kind: str, sort: str, filters: tuple, options: tuple):
         """`kind`: "offset" (page N), "last", or a cursor's direction, NEXT or PREV."""
@@ -192,7 +181,7 @@ class Listing:
                 stmt = stmt.offset(bindparam("offset"))
             return stmt.limit(bindparam("limit"))
 
-        return self._statement((kind, sort, filters, id(options)), options, build)
+        return self._statements.get((kind, sort, filters, id(options)), build, pin=options)
 
     def page(self, args: dict, wanted: Wanted = NOTHING, count: int | None = None, **scope):
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.

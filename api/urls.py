@@ -6,6 +6,8 @@ from flask import request, url_for
 from flask_restx import fields
 from flask_restx.fields import get_value
 
+from api.caches import BoundedCache
+
 
 class ResourceUrl(fields.Url):
     """`fields.Url` whose URL arguments are named object attributes.
@@ -56,22 +58,19 @@ class ResourceUrl(fields.Url):
         """
         environ = request.environ
         key = (self.endpoint, *(environ.get(name) for name in _ROOT_KEYS))
-        template = _templates.get(key)
-        if template is None:
-            placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
-            template = url_for(self.endpoint, _external=True, **placeholders)
-            for name, value in placeholders.items():
-                template = template.replace(f"/{value}", f"/{_placeholder(name)}")
-            if len(_templates) >= _TEMPLATE_LIMIT:
-                _templates.clear()
-            _templates[key] = template
+        return _templates.get(key, self._build_template)
+
+    def _build_template(self) -> str:
+        placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
+        template = url_for(self.endpoint, _external=True, **placeholders)
+        for name, value in placeholders.items():
+            template = template.replace(f"/{value}", f"/{_placeholder(name)}")
         return template
 
 
 # What an absolute URL's root is made of, as the WSGI environ gives it (after ProxyFix).
 _ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
-_TEMPLATE_LIMIT = 256
-_templates: dict[tuple, str] = {}
+_templates = BoundedCache(256)
 # Ids no database row will have, swapped for named markers once the URL is built.
 _PLACEHOLDER_BASE = 7_919_000_001
 
