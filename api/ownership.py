@@ -12,12 +12,20 @@ from models import db
 _statements = BoundedCache(1024)
 
 
+def owned(entity, scope=()) -> list:
+    """Conditions for a statement built once: the row is the caller's (bound as `owner`)
+    and each `scope` column equals the value bound under its name."""
+    return [
+        entity.user_id == bindparam("owner"),
+        *(getattr(entity, name) == bindparam(name) for name in scope),
+    ]
+
+
 def _owned_statement(entity, scope: tuple, options: tuple):
     """`SELECT entity` by owner, id and `scope` columns, built once per shape."""
 
     def build():
-        criteria = [entity.user_id == bindparam("owner"), entity.id == bindparam("id")]
-        criteria += [getattr(entity, name) == bindparam(name) for name in scope]
+        criteria = [*owned(entity, scope), entity.id == bindparam("id")]
         return select(entity).where(*criteria).options(*options)
 
     return _statements.get((entity, scope, id(options)), build, pin=options)

@@ -21,6 +21,7 @@ from werkzeug.exceptions import BadRequest
 from api.auth import current_user
 from api.caches import BoundedCache
 from api.masks import NOTHING, Wanted
+from api.ownership import owned
 from models import db
 
 PER_PAGE = 20
@@ -154,11 +155,9 @@ class Listing:
         return columns
 
     def _scoped(self, filters: tuple, *columns):
-        entity = self.entity
-        criteria = [entity.user_id == bindparam("owner")]
-        criteria += [getattr(entity, name) == bindparam(name) for name in self.scope]
+        criteria = owned(self.entity, self.scope)
         criteria += [self.filters[name].condition(bindparam(name)) for name in filters]
-        return select(*(columns or (entity,))).where(*criteria)
+        return select(*(columns or (self.entity,))).where(*criteria)
 
     def count_statement(self, filters: tuple):
         key = ("count", filters)
