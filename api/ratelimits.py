@@ -4,10 +4,11 @@ Every API request counts against one generous limit (`RATELIMIT_DEFAULT`) shared
 routes and keyed by the credential it presents, hashed, so counting needs no database
 lookup; a request without one is counted by its client address. `POST /auth/login`
 and `POST /auth/register` have their own strict limit per client address
-(`RATELIMIT_AUTH`) against password guessing. The limiter object itself is in
+(`RATELIMIT_AUTH`) against password guessing, instead. The limiter object itself is in
 `api.extensions`.
 """
 
+import functools
 import hashlib
 import logging
 import math
@@ -15,8 +16,11 @@ import time
 
 import flask_limiter
 from flask import current_app, request
+from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
+from werkzeug.exceptions import TooManyRequests
 
 from api.auth import API_KEY_HEADER, bearer_token
 
@@ -38,10 +42,6 @@ def client_address() -> str:
     return get_remote_address()
 
 
-def default_limit() -> str:
-    return current_app.config["RATELIMIT_DEFAULT"]
-
-
 def auth_limit() -> str:
     return current_app.config["RATELIMIT_AUTH"]
 
@@ -49,6 +49,22 @@ def auth_limit() -> str:
 def unlimited() -> bool:
     # CORS preflights carry no credential and are answered without any work.
     return request.method == "OPTIONS" or request.endpoint in UNLIMITED_ENDPOINTS
+
+
+def has_own_limit() -> bool:
+    """Whether the request's route was given limits of its own with `RateLimiter.own_limit`."""
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "own_limit", False)
+
+
+# The scope of the API-wide limit in the storage's keys: one count across every route.
+SHARED_SCOPE = "api"
+
+
+@functools.lru_cache(maxsize=8)
+def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
+    """`RATELIMIT_DEFAULT` ("5000 per hour", or several joined by ";"), shortest window first."""
+    return tuple(sorted(parse_many(text)))
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -105,6 +121,11 @@ class RateLimiter(flask_limiter.Limiter):
     by `SweptMemoryStorage`. Its own headers
     would put `Retry-After` on every response and stretch a 503's; here it is only on
     429s, and the `X-RateLimit-*` headers on every limited response.
+
+    The API-wide limit is counted by `count_request`: one hit on Flask-Limiter's own
+    strategy and storage, under the key Flask-Limiter gives a shared limit. Flask-Limiter's
+    request hook resolves every route's limits on every request, about a sixth of a
+    simple GET; here it only checks the routes that have limits of their own.
     """
 
     def init_app(self, app) -> None:
@@ -114,8 +135,45 @@ class RateLimiter(flask_limiter.Limiter):
         in_process = app.config.get("RATELIMIT_STORAGE_URI", "memory://") == "memory://"
         self._storage_uri = "swept-memory://" if in_process else None
         super().init_app(app)
-        if self.enabled and app.config.get("RATELIMIT_HEADERS_ENABLED"):
-            app.after_request(self.write_headers)
+        if self.enabled:
+            app.before_request(self.count_request)
+            if app.config.get("RATELIMIT_HEADERS_ENABLED"):
+                app.after_request(self.write_headers)
+
+    def own_limit(self, limit_value, **options):
+        """Flask-Limiter's route decorator: the route counts against this limit instead."""
+        decorate = self.limit(limit_value, **options)
+
+        def limited(view):
+            view = decorate(view)
+            view.own_limit = True
+            return view
+
+        return limited
+
+    def count_request(self) -> None:
+        """Count the request against `RATELIMIT_DEFAULT`; 429 once over it."""
+        if unlimited() or has_own_limit():
+            return
+        prefix = [self._key_prefix] if self._key_prefix else []
+        identifiers = [*prefix, credential_key(), SHARED_SCOPE]
+        # The headers show the shortest window, or the one exceeded (as Flask-Limiter's).
+        shown = None
+        try:
+            for item in parse_limits(current_app.config["RATELIMIT_DEFAULT"]):
+                allowed = self.limiter.hit(item, *identifiers)
+                if shown is None or not allowed:
+                    shown = RequestLimit(self, item, identifiers, not allowed, True)
+                if not allowed:
+                    break
+        except Exception:
+            # As with swallow_errors: serve unlimited rather than fail with the storage.
+            log.exception("Rate limit storage unreachable: request not counted")
+            return
+        self.context.view_rate_limit = shown
+        if shown is not None and shown.breached:
+            log.info("rate limit %s exceeded by %s", shown.limit, identifiers[-2])
+            raise TooManyRequests(str(shown.limit))
 
     def write_headers(self, response):
         limit = self.current_limit

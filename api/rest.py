@@ -1,9 +1,9 @@
 """The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces."""
 
 from flask import Blueprint
-from flask_limiter.errors import RateLimitExceeded
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.utils import cached_property
 
 from api.auth import REALM, authorizations
@@ -68,7 +68,8 @@ def database_unavailable(error):
     return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
 
 
-@api.errorhandler(RateLimitExceeded)
+# Flask-Limiter's RateLimitExceeded (a route's own limit) and RateLimiter.count_request's.
+@api.errorhandler(TooManyRequests)
 def rate_limited(error):
     """Too many requests; try again after Retry-After seconds."""
     return {"message": f"Too many requests: the limit is {error.description}."}, 429

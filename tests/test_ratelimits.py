@@ -80,6 +80,30 @@ def test_login_and_register_are_counted_apart(client, alice):
     assert client.post(f"{API}/auth/register", json=register).status_code == 201
 
 
+def test_login_and_register_do_not_count_against_the_api_limit(client, alice):
+    login = {"email": alice.email, "password": alice.password}
+    for _ in range(2):
+        response = client.post(f"{API}/auth/login", json=login, **from_address("10.0.0.9"))
+        assert response.headers["X-RateLimit-Limit"] == "2"
+    # The API-wide limit (3) of this address is untouched by the two logins.
+    for remaining in ("2", "1", "0"):
+        response = client.get(f"{API}/todos/", **from_address("10.0.0.9"))
+        assert response.status_code == 401
+        assert response.headers["X-RateLimit-Remaining"] == remaining
+    assert_rate_limited(client.get(f"{API}/todos/", **from_address("10.0.0.9")), 3)
+
+
+@pytest.mark.parametrize("config_overrides", [{"RATELIMIT_DEFAULT": "5 per minute;3 per hour"}])
+def test_each_of_several_api_limits_counts(auth_client, config_overrides):
+    """The headers show the shortest window until a limit is exceeded, then that one."""
+    for remaining in ("4", "3", "2"):
+        response = auth_client.get(f"{API}/auth/me")
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "5"
+        assert response.headers["X-RateLimit-Remaining"] == remaining
+    assert_rate_limited(auth_client.get(f"{API}/auth/me"), 3)
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
