@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 from flask_restx import inputs, reqparse
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 from sqlalchemy import bindparam, func, select, tuple_
 from werkzeug.exceptions import BadRequest
 
@@ -77,12 +78,23 @@ class Cursor(NamedTuple):
     values: tuple = ()
 
 
+class CursorSerializer(URLSafeSerializer):
+    """itsdangerous' URL-safe serializer, without trying to compress the payload.
+
+    A cursor is a few dozen bytes, which zlib never shortens, and the attempt took two
+    thirds of the time to sign one. The tokens are the same as before.
+    """
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 _serializers = BoundedCache(8)
 
 
 def _serializer() -> URLSafeSerializer:
     secret = current_app.config["SECRET_KEY"]
-    return _serializers.get(secret, lambda: URLSafeSerializer(secret, salt="list-cursor"))
+    return _serializers.get(secret, lambda: CursorSerializer(secret, salt="list-cursor"))
 
 
 def _encode(cursor: Cursor) -> str:
