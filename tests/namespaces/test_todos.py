@@ -304,7 +304,7 @@ class TestLists:
     ):
         from itsdangerous import URLSafeSerializer
 
-        titles = ["x" * 200 + f"{i:02}" for i in range(4)]
+        titles = ["x" * 190 + f"{i:02}" for i in range(4)]
         seed_todos(alice.user.id, titles)
         next_url = links(auth_client.get(TODOS + "?per_page=2&sort=title"))["next"]
         token = parse_qs(urlsplit(next_url).query)["cursor"][0]
