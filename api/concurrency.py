@@ -1,14 +1,15 @@
 """Conditional writes land only on the row versions their precondition read.
 
 The check of `If-Match` reads the target through the resource's own `get`; the write
-that follows may load the rows again (the session holds them only weakly), and so see
-a newer version than the one checked. `versions_read` notes the version of each
-versioned row the check loads; `writes_only_to` makes the flush refuse, with
+that follows loads the rows again, and so may see a newer version than the one checked.
+`versions_read` notes the version of each versioned row the check reads, as an ORM
+object or as a plain row (`rows_read`); `writes_only_to` makes the flush refuse, with
 `StaleDataError`, to write any of those rows at another version. The flush's own
 `WHERE version = ...` (`models.base.Versioned`) then covers the rest of the race.
 """
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import chain
 
 from sqlalchemy import event, inspect
@@ -23,9 +24,13 @@ def _version(state) -> tuple[str, object] | None:
     return key, state.committed_state.get(key, state.dict.get(key))
 
 
+# The {identity: version} of `versions_read` while one is open.
+_versions = ContextVar("versions_read", default=None)
+
+
 @contextmanager
 def versions_read(session):
-    """Yield a dict that fills with {identity: version} of the rows loaded meanwhile."""
+    """Yield a dict that fills with {identity: version} of the rows read meanwhile."""
     read = {}
 
     def loaded(session, instance):
@@ -35,10 +40,27 @@ def versions_read(session):
             read[state.key] = version[1]
 
     event.listen(session, "loaded_as_persistent", loaded)
+    token = _versions.set(read)
     try:
         yield read
     finally:
+        _versions.reset(token)
         event.remove(session, "loaded_as_persistent", loaded)
+
+
+def rows_read(entity, rows: list, get=getattr) -> None:
+    """Note the versions of `entity`'s plain `rows` (read with `get`) for `versions_read`."""
+    read = _versions.get()
+    if read is None:
+        return
+    mapper = inspect(entity)
+    if mapper.version_id_col is None:
+        return
+    version = mapper.get_property_by_column(mapper.version_id_col).key
+    keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    for row in rows:
+        identity = mapper.identity_key_from_primary_key([get(row, key) for key in keys])
+        read[identity] = get(row, version)
 
 
 @contextmanager

@@ -21,14 +21,23 @@ def owned(entity, scope=()) -> list:
     ]
 
 
-def _owned_statement(entity, scope: tuple, options: tuple):
-    """`SELECT entity` by owner, id and `scope` columns, built once per shape."""
+def _owned_statement(entity, scope: tuple, columns: tuple | None = None, options: tuple = ()):
+    """`SELECT entity`, or only `columns` of it to read, by owner, id and `scope` columns;
+    built once per shape."""
 
     def build():
         criteria = [*owned(entity, scope), entity.id == bindparam("id")]
+        if columns is not None:
+            return select(*columns).where(*criteria)
         return select(entity).where(*criteria).options(*options)
 
-    return _statements.get((entity, scope, id(options)), build, pin=options)
+    # One of the two is given; the cache keeps it, and answers only for that very object.
+    shape = options if columns is None else columns
+    return _statements.get((entity, scope, columns is None, id(shape)), build, pin=shape)
+
+
+def _not_found(entity, ident: int, name: str | None):
+    abort(404, f"{name or entity.__name__} {ident} not found.")
 
 
 def get_owned_or_404(
@@ -36,11 +45,23 @@ def get_owned_or_404(
 ):
     """The caller's `entity` with this id (and these `scope` column values), or 404.
 
-    `wanted` (from `api.masks.load_wanted`) says which columns and relations to load.
+    An ORM object, to change or delete; `wanted` (from `api.masks.load_wanted`) says
+    which columns and relations to load.
     """
-    stmt = _owned_statement(entity, tuple(sorted(scope)), wanted.options)
+    stmt = _owned_statement(entity, tuple(sorted(scope)), options=wanted.options)
     found = db.session.scalars(stmt, {"owner": current_user().id, "id": ident, **scope}).first()
     if found is None:
-        abort(404, f"{name or entity.__name__} {ident} not found.")
+        _not_found(entity, ident, name)
     wanted.load([found])
     return found
+
+
+def read_owned_or_404(entity, ident: int, wanted: Wanted, name: str | None = None, **scope):
+    """What `get_owned_or_404` finds, read to be shown: a plain row of `wanted.columns`,
+    or a dict when it holds relations (`Wanted.read`)."""
+    stmt = _owned_statement(entity, tuple(sorted(scope)), wanted.columns)
+    params = {"owner": current_user().id, "id": ident, **scope}
+    found = db.session.connection().execute(stmt, params).first()
+    if found is None:
+        _not_found(entity, ident, name)
+    return wanted.read([found])[0]

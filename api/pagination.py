@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
 from api.caches import BoundedCache
-from api.masks import NOTHING, Wanted
+from api.masks import Wanted
 from api.ownership import owned
 from models import db
 
@@ -175,14 +175,18 @@ class Listing:
         key = ("count", filters)
         return self._statements.get(key, lambda: self._scoped(filters, func.count()))
 
-    def page_statement(self, kind: str, sort: str, filters: tuple, options: tuple):
-        """`kind`: "offset" (page N), "last", or a cursor's direction, NEXT or PREV."""
+    def page_statement(self, kind: str, sort: str, filters: tuple, selected: tuple):
+        """`kind`: "offset" (page N), "last", or a cursor's direction, NEXT or PREV.
+
+        The rows hold the `selected` columns, and the sort key the links are made from.
+        """
 
         def build():
             columns = self.columns(sort)
             # Rows come back in list order for "offset" and NEXT, reversed otherwise.
             flip = sort.startswith("-") != (kind in ("last", PREV))
-            stmt = self._scoped(filters).options(*options)
+            key_columns = [c for c in columns if not any(c is s for s in selected)]
+            stmt = self._scoped(filters, *selected, *key_columns)
             stmt = stmt.order_by(*(c.desc() if flip else c.asc() for c in columns))
             if kind in (NEXT, PREV):
                 key = tuple_(*columns)
@@ -192,16 +196,16 @@ class Listing:
                 stmt = stmt.offset(bindparam("offset"))
             return stmt.limit(bindparam("limit"))
 
-        return self._statements.get((kind, sort, filters, id(options)), build, pin=options)
+        return self._statements.get((kind, sort, filters, id(selected)), build, pin=selected)
 
-    def page(self, args: dict, wanted: Wanted = NOTHING, count: int | None = None, **scope):
+    def page(self, args: dict, wanted: Wanted, count: int | None = None, **scope):
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
         value of each scope column; `wanted` (from `api.masks.load_wanted`), which columns
-        and relations to load. `count` is how many rows the unfiltered list holds, when
-        the database keeps that count (`models.counts`): with no filter applied, it is
-        the total, and no COUNT runs.
+        and relations to read: the rows are plain rows (`Wanted.read`). `count` is how
+        many rows the unfiltered list holds, when the database keeps that count
+        (`models.counts`): with no filter applied, it is the total, and no COUNT runs.
         """
         sort, per_page = args["sort"], args["per_page"]
         filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
@@ -214,11 +218,11 @@ class Listing:
         last_page = max(1, math.ceil(total / per_page))
         columns = self.columns(sort)
         cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
-        options = wanted.options
 
         def fetch(kind: str, limit: int, **values):
-            stmt = self.page_statement(kind, sort, filters, options)
-            return db.session.scalars(stmt, {**params, **values, "limit": limit}).all()
+            stmt = self.page_statement(kind, sort, filters, wanted.columns)
+            connection = db.session.connection()
+            return connection.execute(stmt, {**params, **values, "limit": limit}).all()
 
         if cursor is None:
             page = args["page"]
@@ -258,7 +262,7 @@ class Listing:
             links["next"] = {"cursor": _encode(Cursor(NEXT, page + 1, sort, key_of(rows[-1])))}
         links["last"] = {"cursor": _encode(Cursor(LAST, last_page, sort))}
         headers = {"X-Total-Count": str(total), "Link": link_header(links)}
-        return wanted.load(rows), 200, headers
+        return wanted.read(rows), 200, headers
 
 
 def link_header(links: dict) -> str:

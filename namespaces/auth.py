@@ -10,8 +10,9 @@ from api.auth import AuthenticationFailed, ProtectedResource, current_credential
 from api.errors import error_model
 from api.extensions import password_guard
 from api.inputs import payload, save_new
+from api.masks import load_wanted
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404
+from api.ownership import get_owned_or_404, read_owned_or_404
 from api.pagination import Listing, list_parser
 from api.resource import Resource
 from api.urls import ResourceUrl
@@ -201,7 +202,7 @@ class KeyList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's API keys (never their secrets)"""
-        return key_listing.page(key_list_args.parse_args())
+        return key_listing.page(key_list_args.parse_args(), load_wanted(ApiKey))
 
     @ns.expect(key_input, validate=True)
     @ns.marshal_with(new_key, code=201, description="Key created; its secret is shown only now")
@@ -227,7 +228,7 @@ class Key(ProtectedResource):
     @ns.marshal_with(key)
     def get(self, id):
         """Show one of the caller's API keys"""
-        return get_owned_or_404(ApiKey, id, name="API key")
+        return read_owned_or_404(ApiKey, id, load_wanted(ApiKey), name="API key")
 
     @ns.response(204, "Key revoked")
     def delete(self, id):

@@ -1,7 +1,6 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
 from flask_restx import fields, inputs
-from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 import models
@@ -10,7 +9,7 @@ from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404
+from api.ownership import get_owned_or_404, read_owned_or_404
 from api.pagination import Listing, containing, equal_to, list_parser
 from api.urls import ResourceUrl
 from models import db
@@ -60,15 +59,21 @@ item_listing = Listing(
 
 
 # A bucket's kept count of items, for the item list's X-Total-Count.
-ITEM_COUNT = Wanted((load_only(models.Bucket.item_count),))
+ITEM_COUNT = Wanted(columns=(models.Bucket.item_count,))
+# Only whether the bucket is the caller's.
+EXISTS = Wanted(columns=(models.Bucket.id,))
 
 
 def find_bucket(id: int, wanted: Wanted = NOTHING) -> models.Bucket:
     return get_owned_or_404(models.Bucket, id, wanted=wanted, name="Bucket list")
 
 
+def read_bucket(id: int, wanted: Wanted):
+    return read_owned_or_404(models.Bucket, id, wanted, name="Bucket list")
+
+
 def find_item(bucket_id: int, item_id: int, wanted: Wanted = NOTHING) -> models.Item:
-    find_bucket(bucket_id)
+    read_bucket(bucket_id, EXISTS)
     return get_owned_or_404(models.Item, item_id, wanted=wanted, name="Item", bucket_id=bucket_id)
 
 
@@ -106,7 +111,7 @@ class Bucket(ProtectedResource):
     @ns.marshal_with(bucket)
     def get(self, id):
         """Show a bucket list with its items"""
-        return find_bucket(id, load_wanted(models.Bucket))
+        return read_bucket(id, load_wanted(models.Bucket))
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket)
@@ -142,7 +147,7 @@ class ItemList(ProtectedResource):
     def get(self, id):
         """List the items of a bucket list"""
         args = item_list_args.parse_args()
-        bucket = find_bucket(id, ITEM_COUNT)
+        bucket = read_bucket(id, ITEM_COUNT)
         return item_listing.page(
             args, load_wanted(models.Item), count=bucket.item_count, bucket_id=id
         )
@@ -152,7 +157,7 @@ class ItemList(ProtectedResource):
     @ns.response(400, "Invalid item", error_model)
     def post(self, id):
         """Add an item to a bucket list"""
-        find_bucket(id)
+        read_bucket(id, EXISTS)
         created = models.Item(
             bucket_id=id, user_id=current_user().id, **payload(item_input, replace=True)
         )
@@ -167,7 +172,9 @@ class Item(ProtectedResource):
     @ns.marshal_with(item)
     def get(self, id, item_id):
         """Show an item"""
-        return find_item(id, item_id, load_wanted(models.Item))
+        read_bucket(id, EXISTS)
+        wanted = load_wanted(models.Item)
+        return read_owned_or_404(models.Item, item_id, wanted, name="Item", bucket_id=id)
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item)

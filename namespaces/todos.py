@@ -8,7 +8,7 @@ from api.errors import error_model
 from api.inputs import payload, resource_models, save_changes, save_new, text
 from api.masks import NOTHING, Wanted, load_wanted
 from api.namespace import Namespace
-from api.ownership import get_owned_or_404
+from api.ownership import get_owned_or_404, read_owned_or_404
 from api.pagination import Listing, containing, equal_to, list_parser
 from api.urls import ResourceUrl
 from models import db
@@ -70,7 +70,7 @@ class Todo(ProtectedResource):
     @ns.marshal_with(todo)
     def get(self, id):
         """Show a todo"""
-        return find_todo(id, load_wanted(models.Todo))
+        return read_owned_or_404(models.Todo, id, load_wanted(models.Todo), name="Todo")
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo)
