@@ -1,14 +1,17 @@
 """Conditional requests: an ETag on every representation, 304s, and If-Match on writes."""
 
+import threading
+import time
 from functools import partial
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 import api.resource
 import models
 from models import ApiKey, Todo, db
 from tests.clients import together
+from tests.conftest import TEST_DATABASE_URL
 
 API = "/api/v1"
 
@@ -157,10 +160,11 @@ def test_if_match_on_the_auth_namespace(client, alice):
         assert client.delete(key_url, headers={"If-Match": tag}).status_code == 204
 
 
-def sneak_in(todo_id: int, **values) -> None:
+def sneak_in(todo_id: int, engine=None, **values) -> None:
     """Another writer commits a change to the todo, on a connection of its own."""
     todos = Todo.__table__
-    with db.engine.begin() as connection:
+    values = values or {"description": "The other writer's"}
+    with (engine or db.engine).begin() as connection:
         connection.execute(
             update(todos).where(todos.c.id == todo_id).values(version=todos.c.version + 1, **values)
         )
@@ -183,9 +187,15 @@ def test_a_change_that_lands_between_check_and_write_makes_it_412(
     assert auth_client.get(todo_url).get_json()["title"] == "The other writer's"
 
 
+# PostgreSQL, the only server database the tests run on, locks rows; SQLite does not.
+ROW_LOCKS = TEST_DATABASE_URL is not None
+
+
+@pytest.mark.skipif(ROW_LOCKS, reason="PostgreSQL locks the row: see the next test")
 def test_an_unconditional_write_that_loses_a_race_runs_again(
     auth_client, todo, todo_url, monkeypatch
 ):
+    """Without row locks (SQLite), another writer can land between read and write."""
     apply = models.base.Timestamped.update
     raced = []
 
@@ -201,6 +211,43 @@ def test_an_unconditional_write_that_loses_a_race_runs_again(
     # Applied to the row the other writer left: both changes are there.
     assert response.get_json()["title"] == "Mine"
     assert response.get_json()["description"] == "The other writer's"
+
+
+def waiting_for_a_lock(engine) -> bool:
+    with engine.connect() as connection:
+        waits = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return connection.scalar(text(waits)) > 0
+
+
+@pytest.mark.skipif(not ROW_LOCKS, reason="SQLite has no row locks")
+def test_another_writer_waits_for_the_row_a_write_has_read(
+    app, auth_client, todo, todo_url, monkeypatch
+):
+    """With row locks, the other writer takes its turn after this one: no race to lose."""
+    apply = models.base.Timestamped.update
+    engine = db.engine
+    other = threading.Thread(target=sneak_in, args=(todo["id"], engine), daemon=True)
+    waited = []
+
+    def let_the_other_writer_try(self, data):
+        if not other.is_alive() and not waited:
+            other.start()
+            deadline = time.monotonic() + 10
+            while not waiting_for_a_lock(engine) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            waited.append(waiting_for_a_lock(engine))
+        apply(self, data)
+
+    monkeypatch.setattr(models.base.Timestamped, "update", let_the_other_writer_try)
+    response = auth_client.patch(todo_url, json={"title": "Mine"})
+    other.join(10)
+    assert waited == [True]
+    assert response.status_code == 200
+    assert response.get_json()["description"] == todo["description"]
+    monkeypatch.undo()
+    # The other writer changed the row this write left: both changes are there.
+    assert auth_client.get(todo_url).get_json()["title"] == "Mine"
+    assert auth_client.get(todo_url).get_json()["description"] == "The other writer's"
 
 
 WRITERS, ROUNDS = 6, 4
