@@ -21,7 +21,8 @@ _local = threading.local()
 _responses = None
 
 
-def _connection():
+def connection():
+    """This thread's connection to FLOOR_DATABASE_URL, opened on first use."""
     connection = getattr(_local, "connection", None)
     if connection is None:
         url = os.environ["FLOOR_DATABASE_URL"]
@@ -38,11 +39,21 @@ def _connection():
     return connection
 
 
-def _known_key(key: str) -> bool:
+def placeholder() -> str:
+    """The driver's parameter marker: ? for sqlite3, %s for psycopg."""
+    connection()
+    return _local.placeholder
+
+
+def account(key: str) -> int | None:
+    """The id of the account an API key belongs to, or None: one indexed lookup."""
+    if not key:
+        return None
     digest = hashlib.sha256(key.encode()).hexdigest()
-    connection = _connection()
+    database = connection()
     query = f"SELECT user_id FROM api_keys WHERE digest = {_local.placeholder}"  # noqa: S608
-    return connection.execute(query, (digest,)).fetchone() is not None
+    row = database.execute(query, (digest,)).fetchone()
+    return row[0] if row else None
 
 
 def _load():
@@ -55,8 +66,7 @@ def _load():
 def app(environ, start_response):
     if _responses is None:
         _load()
-    key = environ.get("HTTP_X_API_KEY", "")
-    if not key or not _known_key(key):
+    if account(environ.get("HTTP_X_API_KEY", "")) is None:
         start_response("401 UNAUTHORIZED", [("Content-Type", "application/json")])
         return [b'{"message": "unauthorized"}']
     query = environ.get("QUERY_STRING")

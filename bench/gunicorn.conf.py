@@ -12,8 +12,8 @@ this file, so they share every setting: worker class, timeouts, logging.
 * Worker recycling (`max_requests`) is off, so that the memory reading after 50,000
   requests follows the same worker processes as the reading after warm-up; recycling
   would hide the very growth being measured.
-* `post_fork` drops the Flask application's database connections as in production,
-  and does nothing for the floor, which is a bare WSGI function.
+* `post_fork` drops the API's database connections as in production, and does nothing
+  for the floor (a bare WSGI function) or the reference (Flask without SQLAlchemy).
 """
 
 import os
@@ -37,5 +37,5 @@ _production_post_fork = _production["post_fork"]
 
 
 def post_fork(server, worker):
-    if hasattr(worker.app.wsgi(), "app_context"):
+    if "sqlalchemy" in getattr(worker.app.wsgi(), "extensions", {}):
         _production_post_fork(server, worker)

@@ -9,10 +9,12 @@ on or off through configuration, and calls it as gunicorn would, with the same W
 environ every time. It prints microseconds per request, the best of `--repeats` runs of
 `--requests` calls, so the difference between two columns is what that layer costs.
 
-Two references sit beside the API, called the same way on the same database: the floor
-of bench/run.py (checks the API key, returns recorded bytes) and a bare Flask app that
-does what the floor does through Flask's routing and request objects. Under gunicorn,
-the server adds the same cost to every one of them (bench/run.py measures that part).
+Three references sit beside the API, called the same way on the same database: the
+floor of bench/run.py (checks the API key, returns recorded bytes), a bare Flask app
+that does what the floor does through Flask's routing and request objects, and the
+reference of bench/run.py (bench/reference.py: bare Flask running the real queries,
+with orjson). Under gunicorn, the server adds the same cost to every one of them
+(bench/run.py measures that part).
 """
 
 import argparse
@@ -86,7 +88,7 @@ def flask_reference(recorded: dict):
 
     @app.route("/<path:path>")
     def answer(path):
-        if not floor._known_key(request.headers.get("X-API-KEY", "")):
+        if floor.account(request.headers.get("X-API-KEY", "")) is None:
             return {"message": "unauthorized"}, 401
         url = request.full_path.rstrip("?")
         mask = request.headers.get("X-Fields")
@@ -144,6 +146,9 @@ def main(argv=None) -> int:
                 yield name, api_app(url, overrides)
             yield "floor (bench/floor.py)", floor.app
             yield "bare Flask", flask_reference(recorded)
+            from bench import reference
+
+            yield "bare Flask + queries (bench/reference.py)", reference.app
 
         columns = {}
         for name, server in servers():

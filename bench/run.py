@@ -5,8 +5,9 @@
 
 Seeds a new database (a temporary SQLite file, or a database of its own created on the
 PostgreSQL server `--database-url` names and dropped at the end), serves the API with
-`manage.py serve` and the floor (bench/floor.py) with the same gunicorn settings, and
-measures each endpoint on both, interleaved round by round. Writes the table to
+`manage.py serve`, the floor (bench/floor.py) and, for the everyday GETs, a bare Flask
+reference (bench/reference.py) with the same gunicorn settings, and measures each
+endpoint on each, interleaved round by round. Writes the table to
 bench/results/<date>-<db>.md and a chart beside it. See bench/README.md.
 """
 
@@ -210,10 +211,16 @@ class Endpoint:
     slug: str = ""
     api: list[WrkResult] = field(default_factory=list)
     floor: list[WrkResult] = field(default_factory=list)
+    reference: list[WrkResult] = field(default_factory=list)
 
     @property
     def has_floor(self) -> bool:
         return self.method == "GET"
+
+    @property
+    def has_reference(self) -> bool:
+        """bench/reference.py serves the everyday GETs, not the million-item pages."""
+        return self.target == "floor"
 
     @property
     def all_headers(self) -> dict[str, str]:
@@ -245,10 +252,17 @@ class Summary:
     floor_p99_ms: float | None
     round_ratios: list[float]
     errors: int
+    reference_rps: float | None = None
 
     @property
     def ratio(self) -> float | None:
         return self.rps / self.floor_rps if self.floor_rps else None
+
+    @property
+    def reference_ratio(self) -> float | None:
+        if not (self.reference_rps and self.floor_rps):
+            return None
+        return self.reference_rps / self.floor_rps
 
 
 def summarize(endpoint: Endpoint) -> Summary:
@@ -264,7 +278,8 @@ def summarize(endpoint: Endpoint) -> Summary:
         floor_p50_ms=median(r.p50_ms for r in floor_answered) if floor else None,
         floor_p99_ms=median(r.p99_ms for r in floor_answered) if floor else None,
         round_ratios=[a.rps / f.rps for a, f in zip(api, floor, strict=False) if f.rps],
-        errors=sum(r.errors for r in [*api, *floor]),
+        errors=sum(r.errors for r in [*api, *floor, *endpoint.reference]),
+        reference_rps=median(r.rps for r in endpoint.reference) if endpoint.reference else None,
     )
 
 
@@ -292,6 +307,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
+
+
+def gunicorn(port: int, module: str) -> list[str]:
+    """The command serving bench/<module>.py's `app` with the API's gunicorn settings."""
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
+    argv += ["--workers", str(WORKERS), "--bind", f"{HOST}:{port}"]
+    return [*argv, "--name", f"todos-{module}", f"bench.{module}:app"]
 
 
 def ensure_wrk() -> str:
@@ -612,23 +634,34 @@ class Bench:
                 "FLOOR_RESPONSES": str(responses),
                 "FLOOR_DATABASE_URL": self.database_url,
             }
-            floor_argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
-            floor_argv += ["--workers", str(WORKERS), "--bind", f"{HOST}:{floor_port}"]
-            floor_argv += ["--name", "todos-floor", "bench.floor:app"]
-            floor = Server("floor", floor_argv, floor_env, self.folder / "floor.log")
-            with floor:
+            floor = Server(
+                "floor", gunicorn(floor_port, "floor"), floor_env, self.folder / "floor.log"
+            )
+            reference_port = free_port()
+            bases = {"floor": floor_base, "reference": f"http://{HOST}:{reference_port}"}
+            reference = Server(
+                "reference",
+                gunicorn(reference_port, "reference"),
+                floor_env,
+                self.folder / "reference.log",
+            )
+            with floor, reference:
                 first = endpoints[0]
                 floor.wait_until_ready(floor_base + first.path, first.all_headers)
+                reference.wait_until_ready(bases["reference"] + first.path, first.all_headers)
                 self.check_floor(floor_base, endpoints, recorded)
-                return self.measure(api, api_base, floor_base, endpoints)
+                return self.measure(api, api_base, bases, endpoints)
 
-    def measure(self, api: Server, api_base: str, floor_base: str, endpoints: list[Endpoint]):
+    def measure(self, api: Server, api_base: str, bases: dict[str, str], endpoints: list[Endpoint]):
         args = self.args
+        floor_base, reference_base = bases["floor"], bases["reference"]
         print(f"Warming up ({args.warmup:g} s per endpoint and server) ...", flush=True)
         for endpoint in endpoints:
             self.load(api_base, endpoint, args.warmup)
             if endpoint.has_floor:
                 self.load(floor_base, endpoint, args.warmup)
+            if endpoint.has_reference:
+                self.load(reference_base, endpoint, args.warmup)
         rss_before = worker_rss_kib(api.pid)
         self.load_average = [os.getloadavg()[0]]
         for number in range(1, args.rounds + 1):
@@ -642,6 +675,10 @@ class Bench:
                     floor = self.load(floor_base, endpoint, args.duration)
                     endpoint.floor.append(floor)
                     line += f"   floor {floor.rps:8.0f} req/s   {result.rps / floor.rps:5.2f}"
+                if endpoint.has_reference:
+                    reference = self.load(reference_base, endpoint, args.duration)
+                    endpoint.reference.append(reference)
+                    line += f"   reference {reference.rps:8.0f} req/s"
                 print(line, flush=True)
         # The memory reading needs RSS_REQUESTS served since warm-up: the rounds' load,
         # topped up with the everyday GETs when they fall short.
@@ -683,8 +720,9 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def results_table(endpoints: list[Endpoint]) -> list[str]:
     lines = [
         "| endpoint | API req/s | floor req/s | API / floor | API p50 ms | API p99 ms "
-        "| floor p50 ms | floor p99 ms | ratio by round | errors | target | met |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|---|---|",
+        "| floor p50 ms | floor p99 ms | ratio by round | reference req/s | reference / floor "
+        "| errors | target | met |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|---|",
     ]
     for endpoint in endpoints:
         s = summarize(endpoint)
@@ -700,6 +738,8 @@ def results_table(endpoints: list[Endpoint]) -> list[str]:
             fmt(s.floor_p50_ms, 2),
             fmt(s.floor_p99_ms, 2),
             by_round,
+            fmt(s.reference_rps, 0),
+            fmt(s.reference_ratio, 2),
             str(s.errors),
             target,
             met,
@@ -740,9 +780,11 @@ def report(args, kind: str, outcome: dict, requests: int, command: str, load: li
         f"* Commit {git_commit()}; Python {platform.python_version()}; "
         f"{os.cpu_count()} cores; wrk {args.wrk_threads} thread(s), "
         f"{args.connections} connections, {args.duration:g} s per run, "
-        f"{args.rounds} rounds, API and floor interleaved within each round.",
-        f"* Both servers: gunicorn with bench/gunicorn.conf.py (the production settings "
+        f"{args.rounds} rounds, API, floor and reference interleaved within each round.",
+        f"* Every server: gunicorn with bench/gunicorn.conf.py (the production settings "
         f"with sync workers and worker recycling off), {WORKERS} workers, on {HOST}.",
+        "* Reference: bench/reference.py, bare Flask running the same queries through the "
+        "driver, with orjson and none of the API's behaviour; its bodies are not the API's.",
         f"* Data: {TODOS:,} todos, {BUCKETS} bucket lists holding {BUCKET_ITEMS:,} items, "
         f"and one bucket list of {DEEP_ITEMS:,} items; writes by an account of their own.",
         "* req/s, p50 and p99 are medians over the rounds; the ratio is of the medians.",
@@ -771,15 +813,14 @@ def chart(endpoints: list[Endpoint], path: Path, title: str) -> None:
     names = [re.sub(r" (X-Fields|\(|page)", r"\n\1", e.name, count=1) for e in endpoints]
     positions = range(len(endpoints))
     figure, (rates, ratios) = plt.subplots(2, 1, figsize=(12, 9), height_ratios=[3, 2])
-    width = 0.4
-    rates.bar([p - width / 2 for p in positions], [s.rps for s in summaries], width, label="API")
-    rates.bar(
-        [p + width / 2 for p in positions],
-        [s.floor_rps or 0 for s in summaries],
-        width,
-        label="floor",
-        color="#999999",
-    )
+    width = 0.28
+    bars = [
+        ("API", [s.rps for s in summaries], "C0"),
+        ("bare Flask + queries (reference)", [s.reference_rps or 0 for s in summaries], "C1"),
+        ("floor", [s.floor_rps or 0 for s in summaries], "#999999"),
+    ]
+    for offset, (label, values, color) in zip((-width, 0, width), bars, strict=True):
+        rates.bar([p + offset for p in positions], values, width, label=label, color=color)
     rates.set_yscale("log")
     rates.set_ylabel("requests/s, median of rounds (log scale)")
     rates.set_xticks(list(positions), names, fontsize=7)
@@ -800,7 +841,12 @@ def chart(endpoints: list[Endpoint], path: Path, title: str) -> None:
             p99 = "none answered" if math.isnan(summary.p99_ms) else f"{summary.p99_ms:.1f} ms"
             label = f"p99 {p99}\n(target < {WRITE_P99_MS:g} ms)"
         ratios.text(position, summary.ratio or 0, label, ha="center", va="bottom", fontsize=8)
-    ratios.set_ylim(0, max(0.6, *values) * 1.2)
+        if summary.reference_ratio is not None:
+            ratios.plot(position, summary.reference_ratio, marker="_", markersize=30, color="C1")
+    ratios.plot([], [], marker="_", linestyle="", color="C1", label="reference / floor")
+    ratios.legend(loc="upper left")
+    references = [s.reference_ratio or 0 for s in summaries]
+    ratios.set_ylim(0, max(0.6, *values, *references) * 1.2)
     ratios.set_ylabel("API / floor req/s")
     ratios.set_xticks(list(positions), names, fontsize=7)
     figure.tight_layout()

@@ -194,3 +194,63 @@ def test_a_run_with_no_answer_fails_its_target():
     summary = bench.summarize(post)
     assert summary.rps == 0
     assert bench.verdict(post, summary) == ("p99 < 25 ms", "no (no request completed)")
+
+
+def test_the_reference_median_and_ratio():
+    listing = bench.Endpoint("GET /todos/", "/api/v1/todos/", "k")
+    listing.api, listing.floor = [result(2000)], [result(4000)]
+    listing.reference = [result(3000), result(2500), result(3500)]
+    summary = bench.summarize(listing)
+    assert (summary.reference_rps, summary.reference_ratio) == (600, 0.75)
+    assert listing.has_reference
+    assert not bench.Endpoint("deep", "/p", "k", target="deep").has_reference
+
+
+@pytest.fixture
+def reference(app, database, monkeypatch):
+    """bench/reference.py's app on the test database, through the floor's connection."""
+    from bench import floor
+    from bench import reference as module
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if database is not None:
+        url += f"?options=-csearch_path%3D{database['schema']}"
+    monkeypatch.setenv("FLOOR_DATABASE_URL", url)
+    monkeypatch.setattr(floor, "_local", threading.local())
+    yield module.app.test_client()
+    floor.connection().close()
+
+
+def test_the_reference_runs_the_owner_scoped_queries(client, alice, bob, reference):
+    """The reference is no fake: it answers from the database, for the key's owner only."""
+    api = "/api/v1"
+    titles = ["first", "second", "third"]
+    ids = [
+        client.post(f"{api}/todos/", json={"title": t}, headers=alice.headers).get_json()["id"]
+        for t in titles
+    ]
+    theirs = client.post(f"{api}/todos/", json={"title": "bob's"}, headers=bob.headers)
+    bucket = client.post(f"{api}/bucketlists/", json={"name": "trips"}, headers=alice.headers)
+    bucket_id = bucket.get_json()["id"]
+    for name in ("north", "south"):
+        item = {"name": name}
+        client.post(f"{api}/bucketlists/{bucket_id}/items/", json=item, headers=alice.headers)
+
+    assert reference.get(f"{api}/todos/").status_code == 401
+    assert reference.get(f"{api}/todos/", headers={"X-API-KEY": "tdk_unknown"}).status_code == 401
+    page = reference.get(f"{api}/todos/?per_page=2", headers=alice.headers).get_json()
+    assert [(todo["id"], todo["title"]) for todo in page] == [(ids[0], "first"), (ids[1], "second")]
+    masked = reference.get(
+        f"{api}/todos/", headers={**alice.headers, "X-Fields": "{id,title}"}
+    ).get_json()
+    assert masked[0] == {"id": ids[0], "title": "first"}
+    one = reference.get(f"{api}/todos/{ids[1]}", headers=alice.headers).get_json()
+    assert (one["title"], one["done"]) == ("second", False)
+    bobs = theirs.get_json()["id"]
+    assert reference.get(f"{api}/todos/{bobs}", headers=alice.headers).status_code == 404
+    found = reference.get(f"{api}/bucketlists/{bucket_id}", headers=alice.headers).get_json()
+    assert (found["name"], [item["name"] for item in found["items"]]) == (
+        "trips",
+        ["north", "south"],
+    )
+    assert reference.get(f"{api}/bucketlists/{bucket_id}", headers=bob.headers).status_code == 404
