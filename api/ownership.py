@@ -22,14 +22,14 @@ def owned(entity, scope=()) -> list:
 
 
 def _owned_statement(entity, scope: tuple, columns: tuple | None = None, options: tuple = ()):
-    """`SELECT entity ... FOR UPDATE`, or only `columns` of it to read, by owner, id and
-    `scope` columns; built once per shape."""
+    """`SELECT entity ... FOR NO KEY UPDATE`, or only `columns` of it to read, by owner,
+    id and `scope` columns; built once per shape."""
 
     def build():
         criteria = [*owned(entity, scope), entity.id == bindparam("id")]
         if columns is not None:
             return select(*columns).where(*criteria)
-        return select(entity).where(*criteria).options(*options).with_for_update()
+        return select(entity).where(*criteria).options(*options).with_for_update(key_share=True)
 
     # One of the two is given; the cache keeps it, and answers only for that very object.
     shape = options if columns is None else columns
@@ -47,9 +47,10 @@ def get_owned_or_404(
 
     An ORM object, to change or delete; `wanted` (from `api.masks.load_wanted`) says
     which columns and relations to load. Its row stays locked until the transaction
-    ends (FOR UPDATE, on databases with row locks), so concurrent writers of one row
-    take turns, each on the row as the one before left it, instead of failing on the
-    version check and retrying.
+    ends (FOR NO KEY UPDATE on databases with row locks: the lock an UPDATE takes, which
+    still lets others add rows that refer to it), so concurrent writers of one row take
+    turns, each on the row as the one before left it, instead of failing on the version
+    check and retrying.
     """
     stmt = _owned_statement(entity, tuple(sorted(scope)), options=wanted.options)
     found = db.session.scalars(stmt, {"owner": current_user().id, "id": ident, **scope}).first()
