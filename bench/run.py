@@ -895,7 +895,7 @@ def main(argv=None) -> int:
     markdown, picture = args.output_dir / f"{stem}.md", args.output_dir / f"{stem}.png"
     markdown.write_text(text)
     try:
-        chart(outcome["endpoints"], picture, f"API vs floor, {stem}")
+        chart(outcome["endpoints"], picture, f"API, reference and floor, {stem}")
     except ImportError:
         print("matplotlib is missing: pip install -e '.[bench]' for the chart.", file=sys.stderr)
     else:
