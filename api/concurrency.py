@@ -48,8 +48,8 @@ def versions_read(session):
         event.remove(session, "loaded_as_persistent", loaded)
 
 
-def rows_read(entity, rows: list, get=getattr) -> None:
-    """Note the versions of `entity`'s plain `rows` (read with `get`) for `versions_read`."""
+def rows_read(entity, rows: list) -> None:
+    """Note the versions of `entity`'s plain `rows` for `versions_read`."""
     read = _versions.get()
     if read is None:
         return
@@ -59,8 +59,8 @@ def rows_read(entity, rows: list, get=getattr) -> None:
     version = mapper.get_property_by_column(mapper.version_id_col).key
     keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
     for row in rows:
-        identity = mapper.identity_key_from_primary_key([get(row, key) for key in keys])
-        read[identity] = get(row, version)
+        identity = mapper.identity_key_from_primary_key([getattr(row, key) for key in keys])
+        read[identity] = getattr(row, version)
 
 
 @contextmanager

@@ -169,7 +169,7 @@ class Listing:
     def _scoped(self, filters: tuple, *columns):
         criteria = owned(self.entity, self.scope)
         criteria += [self.filters[name].condition(bindparam(name)) for name in filters]
-        return select(*(columns or (self.entity,))).where(*criteria)
+        return select(*columns).where(*criteria)
 
     def count_statement(self, filters: tuple):
         key = ("count", filters)

@@ -77,6 +77,11 @@ def find_item(bucket_id: int, item_id: int, wanted: Wanted = NOTHING) -> models.
     return get_owned_or_404(models.Item, item_id, wanted=wanted, name="Item", bucket_id=bucket_id)
 
 
+def read_item(bucket_id: int, item_id: int, wanted: Wanted):
+    read_bucket(bucket_id, EXISTS)
+    return read_owned_or_404(models.Item, item_id, wanted, name="Item", bucket_id=bucket_id)
+
+
 @ns.route("/")
 class BucketList(ProtectedResource):
     @ns.doc(description="Each bucket's `items` are left out unless the mask asks for them.")
@@ -172,9 +177,7 @@ class Item(ProtectedResource):
     @ns.marshal_with(item)
     def get(self, id, item_id):
         """Show an item"""
-        read_bucket(id, EXISTS)
-        wanted = load_wanted(models.Item)
-        return read_owned_or_404(models.Item, item_id, wanted, name="Item", bucket_id=id)
+        return read_item(id, item_id, load_wanted(models.Item))
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item)

@@ -44,6 +44,10 @@ def find_todo(id: int, wanted: Wanted = NOTHING) -> models.Todo:
     return get_owned_or_404(models.Todo, id, wanted=wanted, name="Todo")
 
 
+def read_todo(id: int, wanted: Wanted):
+    return read_owned_or_404(models.Todo, id, wanted, name="Todo")
+
+
 @ns.route("/")
 class TodoList(ProtectedResource):
     @ns.expect(todo_list_args)
@@ -70,7 +74,7 @@ class Todo(ProtectedResource):
     @ns.marshal_with(todo)
     def get(self, id):
         """Show a todo"""
-        return read_owned_or_404(models.Todo, id, load_wanted(models.Todo), name="Todo")
+        return read_todo(id, load_wanted(models.Todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo)
