@@ -124,8 +124,7 @@ class RateLimiter(flask_limiter.Limiter):
 
     The API-wide limit is counted by `count_request`: one hit on Flask-Limiter's own
     strategy and storage, under the key Flask-Limiter gives a shared limit. Flask-Limiter's
-    request hook resolves every route's limits on every request, about a sixth of a
-    simple GET; here it only checks the routes that have limits of their own.
+    own checks run only in the routes that have limits of their own (`own_limit`).
     """
 
     def init_app(self, app) -> None:
@@ -135,7 +134,13 @@ class RateLimiter(flask_limiter.Limiter):
         in_process = app.config.get("RATELIMIT_STORAGE_URI", "memory://") == "memory://"
         self._storage_uri = "swept-memory://" if in_process else None
         super().init_app(app)
+        # Flask-Limiter's request hook applies application, default and blueprint limits,
+        # and the API has none for it: RATELIMIT_DEFAULT is counted by count_request, and
+        # a route's own limit (which overrides the defaults) is checked by Flask-Limiter's
+        # decorator as the view is called. On every request the hook would only resolve
+        # an empty set of limits, about a tenth of a simple GET.
         if self.enabled:
+            app.before_request_funcs[None].remove(self._check_request_limit)
             app.before_request(self.count_request)
             if app.config.get("RATELIMIT_HEADERS_ENABLED"):
                 app.after_request(self.write_headers)
