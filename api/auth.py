@@ -16,10 +16,11 @@ from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from api.connections import read_connection
 from api.errors import error_model
 from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
 from api.resource import Resource
-from models import AccessToken, ApiKey, User, db, digest, utcnow
+from models import AccessToken, ApiKey, User, digest, utcnow
 
 API_KEY_HEADER = "X-API-KEY"
 REALM = "todos-api"
@@ -92,8 +93,8 @@ def bearer_token() -> str | None:
 def _lookup(model, secret: str):
     """(credential id, its account, its expiry or None), or None for an unknown secret."""
     presented = digest(secret)
-    # On the session's connection: a plain row needs none of the ORM's execution steps.
-    row = db.session.connection().execute(_LOOKUPS[model], {"digest": presented}).first()
+    # A plain row: it needs none of the ORM's execution steps.
+    row = read_connection().execute(_LOOKUPS[model], {"digest": presented}).first()
     if row is None or not hmac.compare_digest(row[1], presented):
         return None
     expires_at = row[2] if model is AccessToken else None

@@ -19,6 +19,7 @@ from werkzeug.exceptions import BadRequest
 from api.auth import current_user
 from api.caches import BoundedCache
 from api.concurrency import rows_read
+from api.connections import read_connection
 from models import db
 
 FIELDS_PARAM = "fields"
@@ -112,7 +113,7 @@ class Relation(NamedTuple):
         """Put the relation's rows into `parents`, rows read as dicts."""
 
         def fetch(params):
-            return self.nested.read(db.session.connection().execute(self.rows_statement, params))
+            return self.nested.read(read_connection().execute(self.rows_statement, params))
 
         groups = self._children(parents, _get, fetch)
         for parent in parents:

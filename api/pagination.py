@@ -21,9 +21,9 @@ from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
 from api.caches import BoundedCache
+from api.connections import read_connection
 from api.masks import Wanted
 from api.ownership import owned
-from models import db
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -214,15 +214,14 @@ class Listing:
         if count is not None and not filters:
             total = count
         else:
-            total = db.session.scalar(self.count_statement(filters), params)
+            total = read_connection().scalar(self.count_statement(filters), params)
         last_page = max(1, math.ceil(total / per_page))
         columns = self.columns(sort)
         cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
 
         def fetch(kind: str, limit: int, **values):
             stmt = self.page_statement(kind, sort, filters, wanted.columns)
-            connection = db.session.connection()
-            return connection.execute(stmt, {**params, **values, "limit": limit}).all()
+            return read_connection().execute(stmt, {**params, **values, "limit": limit}).all()
 
         if cursor is None:
             page = args["page"]
