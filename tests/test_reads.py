@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from models import db
 from tests.security.conftest import make_resources
 from tests.security.routes import LISTS, ONE, ids, url
 
@@ -33,3 +34,13 @@ def test_a_get_loads_no_orm_object(client, alice, loaded_objects, method, path, 
     assert response.status_code == 200
     assert response.get_json()
     assert loaded_objects == []
+
+
+@pytest.mark.parametrize(("method", "path"), GETS, ids=ids(GETS))
+def test_a_get_opens_no_session_and_gives_its_connection_back(client, alice, method, path):
+    made = make_resources(client, alice, "Alice's")
+    db.session.remove()  # the writes' session; the tests' app context outlives requests
+    response = client.get(url(path, made), headers=alice.headers)
+    assert response.status_code == 200
+    assert not db.session.registry.has()
+    assert db.engine.pool.checkedout() == 0
