@@ -24,6 +24,7 @@ from api.caches import BoundedCache
 from api.connections import read_connection
 from api.masks import Wanted
 from api.ownership import owned
+from api.urls import base_url
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -37,10 +38,36 @@ PAGE_HEADERS = {
 }
 
 
-def list_parser(*sortable: str) -> reqparse.RequestParser:
+class QueryParser(reqparse.RequestParser):
+    """A `RequestParser` of query arguments only, which parses a query string once.
+
+    What it returns depends on nothing but the query string, so it is kept per query
+    string and a copy is handed out on each request; a query string that fails to parse
+    is refused every time it comes, as before.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._parsed = BoundedCache(256)
+
+    def add_argument(self, *args, **kwargs):
+        super().add_argument(*args, **kwargs)
+        if self.args[-1].location not in ("args", ("args",)):
+            raise ValueError(f"{self.args[-1].name}: a QueryParser reads query arguments only")
+        self._parsed = BoundedCache(256)
+        return self
+
+    def parse_args(self, req=None, strict=False):
+        if req is not None or strict:
+            return super().parse_args(req, strict)
+        query = request.environ.get("QUERY_STRING", "")
+        return self.result_class(self._parsed.get(query, super().parse_args))
+
+
+def list_parser(*sortable: str) -> QueryParser:
     """Query arguments shared by every list: page, per_page, cursor, sort."""
     choices = [order for name in sortable for order in (name, "-" + name)]
-    parser = reqparse.RequestParser(bundle_errors=True)
+    parser = QueryParser(bundle_errors=True)
     parser.add_argument(
         "page",
         type=inputs.positive,
@@ -97,9 +124,21 @@ def _serializer() -> URLSafeSerializer:
     return _serializers.get(secret, lambda: CursorSerializer(secret, salt="list-cursor"))
 
 
+# Tokens of cursors that hold no row values (to the last page), per serializer.
+_value_free_tokens = BoundedCache(1024)
+
+
 def _encode(cursor: Cursor) -> str:
-    values = [v.isoformat() if isinstance(v, datetime) else v for v in cursor.values]
-    return _serializer().dumps([cursor.direction, cursor.page, cursor.sort, values])
+    serializer = _serializer()
+
+    def sign() -> str:
+        values = [v.isoformat() if isinstance(v, datetime) else v for v in cursor.values]
+        return serializer.dumps([cursor.direction, cursor.page, cursor.sort, values])
+
+    if cursor.values:
+        return sign()
+    # Every page of a list of one length links to the same last page: signed once.
+    return _value_free_tokens.get((id(serializer), cursor), sign, pin=serializer)
 
 
 def _decode(token: str, sort: str, columns) -> Cursor:
@@ -267,7 +306,7 @@ class Listing:
 def link_header(links: dict) -> str:
     """RFC 8288 links to this list with the given query arguments replaced."""
     kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
-    base = request.base_url
+    base = base_url()
     return ", ".join(
         f'<{base}?{urlencode(kept + list(query.items()))}>; rel="{rel}"'
         for rel, query in links.items()

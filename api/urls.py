@@ -68,9 +68,17 @@ class ResourceUrl(fields.Url):
         return template
 
 
+def base_url() -> str:
+    """`request.base_url`, worked out once per root and path rather than on every request."""
+    environ = request.environ
+    key = (*(environ.get(name) for name in _ROOT_KEYS), environ.get("PATH_INFO"))
+    return _base_urls.get(key, lambda: request.base_url)
+
+
 # What an absolute URL's root is made of, as the WSGI environ gives it (after ProxyFix).
 _ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 _templates = BoundedCache(256)
+_base_urls = BoundedCache(1024)
 # Ids no database row will have, swapped for named markers once the URL is built.
 _PLACEHOLDER_BASE = 7_919_000_001
 

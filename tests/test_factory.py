@@ -94,5 +94,6 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(auth_client):
 def test_each_request_gets_urls_on_its_own_host(auth_client):
     created = auth_client.post("/api/v1/todos/", json={"title": "x"}).get_json()
     for root in ("http://a.example/", "https://b.example:8443/", "http://a.example/"):
-        page = auth_client.get("/api/v1/todos/", base_url=root).get_json()
-        assert page[0]["uri"] == f"{root}api/v1/todos/{created['id']}"
+        page = auth_client.get("/api/v1/todos/", base_url=root)
+        assert page.get_json()[0]["uri"] == f"{root}api/v1/todos/{created['id']}"
+        assert f"<{root}api/v1/todos/?" in page.headers["Link"]

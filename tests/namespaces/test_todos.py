@@ -317,6 +317,28 @@ class TestLists:
         response = auth_client.get(TODOS + f"?per_page=2&sort=title&cursor={old}")
         assert [t["title"] for t in response.get_json()] == titles[2:]
 
+    def test_the_link_to_the_last_page_is_signed_once(self, auth_client, alice, monkeypatch):
+        from api import pagination
+        from api.caches import BoundedCache
+        from api.pagination import LAST, NEXT, CursorSerializer
+
+        monkeypatch.setattr(pagination, "_value_free_tokens", BoundedCache(1024))
+        signed = []
+        dumps = CursorSerializer.dumps
+        monkeypatch.setattr(
+            CursorSerializer, "dumps", lambda self, obj: signed.append(obj[0]) or dumps(self, obj)
+        )
+        seed_todos(alice.user.id, [f"t{i}" for i in range(5)])
+        pages = [links(auth_client.get(TODOS + "?per_page=2")) for _ in range(3)]
+        assert pages[0] == pages[1] == pages[2]
+        assert signed == [NEXT, LAST, NEXT, NEXT]
+        # Once the list grows a page, its last page is another, with a token of its own.
+        for title in ("t5", "t6"):
+            create(auth_client, title=title)
+        grown = links(auth_client.get(TODOS + "?per_page=2"))
+        assert grown["last"] != pages[0]["last"]
+        assert signed[-1] == LAST
+
     def test_next_pages_continue_by_keyset_not_offset(self, auth_client, alice, statements):
         seed_todos(alice.user.id, [f"t{i}" for i in range(30)])
         next_url = links(auth_client.get(TODOS + "?per_page=10"))["next"]
