@@ -15,7 +15,7 @@ import math
 import time
 
 import flask_limiter
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
@@ -158,6 +158,7 @@ class RateLimiter(flask_limiter.Limiter):
 
     def count_request(self) -> None:
         """Count the request against `RATELIMIT_DEFAULT`; 429 once over it."""
+        g.rate_limit = None
         if unlimited() or has_own_limit():
             return
         prefix = [self._key_prefix] if self._key_prefix else []
@@ -175,13 +176,16 @@ class RateLimiter(flask_limiter.Limiter):
             # As with swallow_errors: serve unlimited rather than fail with the storage.
             log.exception("Rate limit storage unreachable: request not counted")
             return
-        self.context.view_rate_limit = shown
+        # Kept in `g` rather than in Flask-Limiter's context: fewer look-ups.
+        g.rate_limit = shown
         if shown is not None and shown.breached:
             log.info("rate limit %s exceeded by %s", shown.limit, identifiers[-2])
             raise TooManyRequests(str(shown.limit))
 
     def write_headers(self, response):
-        limit = self.current_limit
+        limit = g.get("rate_limit")
+        if limit is None and has_own_limit():
+            limit = self.current_limit  # Flask-Limiter checked the route's own limit
         if limit is None:
             return response
         try:
