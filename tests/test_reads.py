@@ -44,3 +44,30 @@ def test_a_get_opens_no_session_and_gives_its_connection_back(client, alice, met
     assert response.status_code == 200
     assert not db.session.registry.has()
     assert db.engine.pool.checkedout() == 0
+
+
+def _in_transaction(dbapi_connection) -> bool:
+    if hasattr(dbapi_connection, "in_transaction"):  # sqlite3
+        return dbapi_connection.in_transaction
+    from psycopg.pq import TransactionStatus
+
+    return dbapi_connection.info.transaction_status != TransactionStatus.IDLE
+
+
+@pytest.mark.parametrize(("method", "path"), GETS, ids=ids(GETS))
+def test_a_get_leaves_no_transaction_open_between_its_statements(client, alice, method, path):
+    """No BEGIN and no ROLLBACK: round trips a server database would otherwise make."""
+    made = make_resources(client, alice, "Alice's")
+    db.session.remove()
+    states = []
+
+    def note(connection, cursor, statement, parameters, context, executemany):
+        states.append(_in_transaction(connection.connection.driver_connection))
+
+    event.listen(db.engine, "after_cursor_execute", note)
+    try:
+        response = client.get(url(path, made), headers=alice.headers)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", note)
+    assert response.status_code == 200
+    assert states and not any(states)
