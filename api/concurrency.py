@@ -3,7 +3,7 @@
 The check of `If-Match` reads the target through the resource's own `get`; the write
 that follows loads the rows again, and so may see a newer version than the one checked.
 `versions_read` notes the version of each versioned row the check reads, as an ORM
-object or as a plain row (`rows_read`); `writes_only_to` makes the flush refuse, with
+object or as a row read into a dict (`rows_read`); `writes_only_to` makes the flush refuse, with
 `StaleDataError`, to write any of those rows at another version. The flush's own
 `WHERE version = ...` (`models.base.Versioned`) then covers the rest of the race.
 """
@@ -48,8 +48,8 @@ def versions_read(session):
         event.remove(session, "loaded_as_persistent", loaded)
 
 
-def rows_read(entity, rows: list) -> None:
-    """Note the versions of `entity`'s plain `rows` for `versions_read`."""
+def rows_read(entity, rows: list[dict]) -> None:
+    """Note the versions of `entity`'s rows, read as dicts, for `versions_read`."""
     read = _versions.get()
     if read is None:
         return
@@ -59,8 +59,8 @@ def rows_read(entity, rows: list) -> None:
     version = mapper.get_property_by_column(mapper.version_id_col).key
     keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
     for row in rows:
-        identity = mapper.identity_key_from_primary_key([getattr(row, key) for key in keys])
-        read[identity] = getattr(row, version)
+        identity = mapper.identity_key_from_primary_key([row[key] for key in keys])
+        read[identity] = row[version]
 
 
 @contextmanager

@@ -62,8 +62,8 @@ def get_owned_or_404(
 
 
 def read_owned_or_404(entity, ident: int, wanted: Wanted, name: str | None = None, **scope):
-    """What `get_owned_or_404` finds, read to be shown: a plain row of `wanted.columns`,
-    or a dict when it holds relations (`Wanted.read`)."""
+    """What `get_owned_or_404` finds, read to be shown: a dict of `wanted.columns` and
+    relations (`Wanted.read`)."""
     stmt = _owned_statement(entity, tuple(sorted(scope)), wanted.columns)
     params = {"owner": current_user().id, "id": ident, **scope}
     found = read_connection().execute(stmt, params).first()

@@ -242,7 +242,7 @@ class Listing:
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
         value of each scope column; `wanted` (from `api.masks.load_wanted`), which columns
-        and relations to read: the rows are plain rows (`Wanted.read`). `count` is how
+        and relations to read: the rows are read as dicts (`Wanted.read`). `count` is how
         many rows the unfiltered list holds, when the database keeps that count
         (`models.counts`): with no filter applied, it is the total, and no COUNT runs.
         """

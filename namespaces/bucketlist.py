@@ -154,7 +154,7 @@ class ItemList(ProtectedResource):
         args = item_list_args.parse_args()
         bucket = read_bucket(id, ITEM_COUNT)
         return item_listing.page(
-            args, load_wanted(models.Item), count=bucket.item_count, bucket_id=id
+            args, load_wanted(models.Item), count=bucket["item_count"], bucket_id=id
         )
 
     @ns.expect(item_input, validate=True)
