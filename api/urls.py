@@ -40,8 +40,10 @@ class ResourceUrl(fields.Url):
         def url(obj) -> str:
             text = template
             for placeholder, attribute in replacements:
-                if isinstance(obj, dict) or "." in attribute:
+                if "." in attribute:
                     value = get_value(attribute, obj)
+                elif isinstance(obj, dict):
+                    value = obj.get(attribute)
                 else:
                     value = getattr(obj, attribute)
                 text = text.replace(placeholder, str(value))
