@@ -3,6 +3,7 @@
 The flags of `serve` (--bind, --workers, --threads) take precedence over these.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -48,6 +49,13 @@ control_socket_disable = True
 #   the master opened before forking would be shared; post_fork below drops any
 #   database connections, so each worker opens its own.
 preload_app = True
+
+
+def pre_fork(server, worker):
+    # Everything the master has built (the application, its modules) lives as long as the
+    # workers do: moved out of the collector's reach, a worker's full collections skip it
+    # and do not write to those shared pages (copy-on-write). See gc.freeze().
+    gc.freeze()
 
 
 def post_fork(server, worker):

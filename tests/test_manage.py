@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
@@ -341,3 +342,16 @@ def test_seed_prints_what_the_benchmark_reads(runner, fresh_database, client):
     result = seed(runner, "--todos", "1", "--buckets", "0", "--items", "0")
     account = bench.parse_seed(result.output)
     assert client.get("/api/v1/todos/", headers={"X-API-KEY": account.key}).status_code == 200
+
+
+def test_the_server_keeps_what_the_master_built_out_of_the_collectors_way():
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(Path(__file__).parents[1] / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        settings["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
