@@ -3,8 +3,8 @@
 The check of `If-Match` reads the target through the resource's own `get`; the write
 that follows loads the rows again, and so may see a newer version than the one checked.
 `versions_read` notes the version of each versioned row the check reads, as an ORM
-object or as a row read into a dict (`rows_read`); `writes_only_to` makes the flush refuse, with
-`StaleDataError`, to write any of those rows at another version. The flush's own
+object or as a row read into a dict (`rows_read`); `writes_only_to` makes the flush
+refuse, with `StaleDataError`, to write any of those rows at another version. The flush's own
 `WHERE version = ...` (`models.base.Versioned`) then covers the rest of the race.
 """
 

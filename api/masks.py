@@ -3,7 +3,7 @@
 A mask is parsed and applied to the response model before the handler runs, so a
 bad mask is a 400 that changes nothing. The masked model is kept on `g` so that
 handlers load only the columns and relations the client asked for: as ORM objects for
-a write, as plain rows for a read (`Wanted.read`).
+a write, as rows read into dicts for a read (`Wanted.read`).
 """
 
 import operator

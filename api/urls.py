@@ -58,9 +58,7 @@ class ResourceUrl(fields.Url):
         kept per root: built once, not once per request or per object. The host is the
         client's to choose, so the number kept is bounded.
         """
-        environ = request.environ
-        key = (self.endpoint, *(environ.get(name) for name in _ROOT_KEYS))
-        return _templates.get(key, self._build_template)
+        return _templates.get((self.endpoint, *_request_root()), self._build_template)
 
     def _build_template(self) -> str:
         placeholders = {name: _PLACEHOLDER_BASE + i for i, name in enumerate(self.arguments)}
@@ -72,8 +70,7 @@ class ResourceUrl(fields.Url):
 
 def base_url() -> str:
     """`request.base_url`, worked out once per root and path rather than on every request."""
-    environ = request.environ
-    key = (*(environ.get(name) for name in _ROOT_KEYS), environ.get("PATH_INFO"))
+    key = (*_request_root(), request.environ.get("PATH_INFO"))
     return _base_urls.get(key, lambda: request.base_url)
 
 
@@ -83,6 +80,11 @@ _templates = BoundedCache(256)
 _base_urls = BoundedCache(1024)
 # Ids no database row will have, swapped for named markers once the URL is built.
 _PLACEHOLDER_BASE = 7_919_000_001
+
+
+def _request_root() -> tuple:
+    """The request's root, as the values of `_ROOT_KEYS`."""
+    return tuple(request.environ.get(name) for name in _ROOT_KEYS)
 
 
 def _placeholder(name: str) -> str:
