@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from api.connections import read_connection
+from api.connections import read
 from api.errors import error_model
 from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
 from api.resource import Resource
@@ -93,10 +93,10 @@ def bearer_token() -> str | None:
 def _lookup(model, secret: str):
     """(credential id, its account, its expiry or None), or None for an unknown secret."""
     presented = digest(secret)
-    # A plain row: it needs none of the ORM's execution steps.
-    row = read_connection().execute(_LOOKUPS[model], {"digest": presented}).first()
-    if row is None or not hmac.compare_digest(row[1], presented):
+    rows = read(_LOOKUPS[model], {"digest": presented})
+    if not rows or not hmac.compare_digest(rows[0][1], presented):
         return None
+    row = rows[0]
     expires_at = row[2] if model is AccessToken else None
     return row[0], Principal(*row[-len(_ACCOUNT) :]), expires_at
 

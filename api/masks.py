@@ -8,6 +8,7 @@ a write, as rows read into dicts for a read (`Wanted.read`).
 
 import operator
 from collections import defaultdict
+from collections.abc import Callable
 from typing import NamedTuple
 
 from flask import current_app, g, request
@@ -20,7 +21,7 @@ from werkzeug.exceptions import BadRequest
 from api.auth import current_user
 from api.caches import BoundedCache
 from api.concurrency import rows_read
-from api.connections import read_connection
+from api.connections import read_dicts
 from models import db
 
 FIELDS_PARAM = "fields"
@@ -30,6 +31,8 @@ MASK_DESCRIPTION = (
 )
 _masked = BoundedCache(512)
 _wanted = BoundedCache(512)
+# Read statements kept per relation, one per number of parents (a page has 100 at most).
+MAX_PARENTS = 100
 
 
 def requested_mask() -> str | None:
@@ -88,13 +91,13 @@ class Relation(NamedTuple):
     parent_key: str  # the parent's column the children refer to
     child_key: str  # the children's column that refers to it
     statement: object  # the children as ORM objects
-    rows_statement: object  # the same children as plain rows
+    rows_statement: Callable[[int], object]  # the same children as rows, for n parents
     nested: "Wanted"
 
     def _children(self, parents: list, get, fetch) -> dict:
         """The children of `parents` (read with `get`), grouped by parent, fetched once."""
         ids = list({get(parent, self.parent_key) for parent in parents})
-        children = fetch({"parents": ids, "owner": current_user().id}) if ids else []
+        children = fetch(ids, {"parents": ids, "owner": current_user().id}) if ids else []
         groups = defaultdict(list)
         for child in children:
             groups[get(child, self.child_key)].append(child)
@@ -103,7 +106,7 @@ class Relation(NamedTuple):
     def load(self, parents: list) -> None:
         """Set the relation on ORM `parents`, as loaded from the database."""
 
-        def fetch(params):
+        def fetch(ids, params):
             return self.nested.load(db.session.scalars(self.statement, params).all())
 
         groups = self._children(parents, getattr, fetch)
@@ -113,8 +116,10 @@ class Relation(NamedTuple):
     def read(self, parents: list[dict]) -> None:
         """Put the relation's rows into `parents`, rows read as dicts."""
 
-        def fetch(params):
-            return self.nested.read(read_connection().execute(self.rows_statement, params))
+        def fetch(ids, params):
+            # One bound value per parent: a read's statement is compiled once per shape.
+            params = {"owner": params["owner"], **{f"parent{i}": id for i, id in enumerate(ids)}}
+            return self.nested.read(read_dicts(self.rows_statement(len(ids)), params))
 
         groups = self._children(parents, operator.getitem, fetch)
         for parent in parents:
@@ -137,19 +142,16 @@ class Wanted(NamedTuple):
                 relation.load(rows)
         return rows
 
-    def read(self, rows) -> list[dict]:
-        """Plain rows of `columns` as dicts, holding the relations a response shows.
+    def read(self, parents: list[dict]) -> list[dict]:
+        """Rows of `columns` read as dicts (`api.connections.read_dicts`), given the
+        relations a response shows; returns `parents`.
 
         A row is no ORM object: nothing is tracked, so a read costs a fraction of a load.
-        It is made a dict because a marshaller reads a dict's values faster than a row's
-        attributes: for a page of todos, the dicts and their marshalling together take
-        two thirds of what marshalling the rows takes.
+        It is a dict because a marshaller reads a dict's values faster than a row's
+        attributes.
         """
-        rows = list(rows)
-        if not rows:
-            return []
-        keys = rows[0]._fields
-        parents = [dict(zip(keys, row, strict=True)) for row in rows]
+        if not parents:
+            return parents
         if self.entity is not None:
             rows_read(self.entity, parents)
         for relation in self.relations:
@@ -204,8 +206,20 @@ def _relation(prop, fields: dict | None) -> Relation:
     child = getattr(target.class_, child_key)
     # Scoped by owner like every query, though the parents already are.
     owner = target.class_.user_id == bindparam("owner")
-    criteria = (owner, child.in_(bindparam("parents", expanding=True)))
     order = (child, *(prop.order_by or ()))
-    statement = select(target.class_).where(*criteria).options(*nested.options).order_by(*order)
-    rows_statement = select(*nested.columns).where(*criteria).order_by(*order)
+    statement = (
+        select(target.class_)
+        .where(owner, child.in_(bindparam("parents", expanding=True)))
+        .options(*nested.options)
+        .order_by(*order)
+    )
+    rows_statements = BoundedCache(MAX_PARENTS)
+
+    def rows_statement(parents: int):
+        def build():
+            ids = [bindparam(f"parent{i}") for i in range(parents)]
+            return select(*nested.columns).where(owner, child.in_(ids)).order_by(*order)
+
+        return rows_statements.get(parents, build)
+
     return Relation(prop.key, parent_key, child_key, statement, rows_statement, nested)

@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select
 
 from api.auth import current_user
 from api.caches import BoundedCache
-from api.connections import read_connection
+from api.connections import read_dicts
 from api.masks import NOTHING, Wanted
 from models import db
 
@@ -66,7 +66,7 @@ def read_owned_or_404(entity, ident: int, wanted: Wanted, name: str | None = Non
     relations (`Wanted.read`)."""
     stmt = _owned_statement(entity, tuple(sorted(scope)), wanted.columns)
     params = {"owner": current_user().id, "id": ident, **scope}
-    found = read_connection().execute(stmt, params).first()
-    if found is None:
+    found = read_dicts(stmt, params)
+    if not found:
         _not_found(entity, ident, name)
-    return wanted.read([found])[0]
+    return wanted.read(found)[0]

@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest
 
 from api.auth import current_user
 from api.caches import BoundedCache
-from api.connections import read_connection
+from api.connections import read, read_dicts
 from api.masks import Wanted
 from api.ownership import owned
 from api.urls import base_url
@@ -253,14 +253,14 @@ class Listing:
         if count is not None and not filters:
             total = count
         else:
-            total = read_connection().scalar(self.count_statement(filters), params)
+            total = read(self.count_statement(filters), params)[0][0]
         last_page = max(1, math.ceil(total / per_page))
         columns = self.columns(sort)
         cursor = _decode(args["cursor"], sort, columns) if args.get("cursor") else None
 
         def fetch(kind: str, limit: int, **values):
             stmt = self.page_statement(kind, sort, filters, wanted.columns)
-            return read_connection().execute(stmt, {**params, **values, "limit": limit}).all()
+            return read_dicts(stmt, {**params, **values, "limit": limit})
 
         if cursor is None:
             page = args["page"]
@@ -288,7 +288,7 @@ class Listing:
                 has_next, rows = True, rows[::-1]
 
         def key_of(row):
-            return tuple(getattr(row, column.key) for column in columns)
+            return tuple(row[column.key] for column in columns)
 
         links = {"first": {"page": 1}}
         if page > 1:
