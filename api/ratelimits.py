@@ -13,10 +13,10 @@ import hashlib
 import logging
 import math
 import time
+from typing import NamedTuple
 
 import flask_limiter
 from flask import current_app, g, request
-from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
@@ -141,9 +141,23 @@ class RateLimiter(flask_limiter.Limiter):
         # an empty set of limits, about a tenth of a simple GET.
         if self.enabled:
             app.before_request_funcs[None].remove(self._check_request_limit)
+            self._only_with_own_limit(app)
             app.before_request(self.count_request)
             if app.config.get("RATELIMIT_HEADERS_ENABLED"):
                 app.after_request(self.write_headers)
+
+    def _only_with_own_limit(self, app) -> None:
+        """Flask-Limiter's after-request and teardown hooks, for the routes with a limit
+        of their own only: they serve its checks (its request context, `deduct_when`),
+        and every other request would pay for reading and resetting an empty context."""
+        after = app.after_request_funcs[None]
+        for index, hook in enumerate(after):
+            if getattr(hook, "func", None) is flask_limiter.Limiter._Limiter__inject_headers:
+                after[index] = _with_own_limit(hook, passes=True)
+        teardown = app.teardown_request_funcs[None]
+        for index, hook in enumerate(teardown):
+            if hook == self._Limiter__release_context:
+                teardown[index] = _with_own_limit(hook)
 
     def own_limit(self, limit_value, **options):
         """Flask-Limiter's route decorator: the route counts against this limit instead."""
@@ -161,42 +175,82 @@ class RateLimiter(flask_limiter.Limiter):
         g.rate_limit = None
         if unlimited() or has_own_limit():
             return
-        prefix = [self._key_prefix] if self._key_prefix else []
-        identifiers = [*prefix, credential_key(), SHARED_SCOPE]
-        # The headers show the shortest window, or the one exceeded (as Flask-Limiter's).
-        shown = None
+        identifiers = self._identifiers(credential_key())
         try:
-            for item in parse_limits(current_app.config["RATELIMIT_DEFAULT"]):
-                allowed = self.limiter.hit(item, *identifiers)
-                if shown is None or not allowed:
-                    shown = RequestLimit(self, item, identifiers, not allowed, True)
-                if not allowed:
-                    break
+            shown = self._hit(parse_limits(current_app.config["RATELIMIT_DEFAULT"]), identifiers)
         except Exception:
             # As with swallow_errors: serve unlimited rather than fail with the storage.
             log.exception("Rate limit storage unreachable: request not counted")
             return
-        # Kept in `g` rather than in Flask-Limiter's context: fewer look-ups.
         g.rate_limit = shown
-        if shown is not None and shown.breached:
-            log.info("rate limit %s exceeded by %s", shown.limit, identifiers[-2])
-            raise TooManyRequests(str(shown.limit))
+        if shown.breached:
+            log.info("rate limit %s exceeded by %s", shown.item, identifiers[-2])
+            raise TooManyRequests(str(shown.item))
+
+    def _identifiers(self, key: str) -> tuple[str, ...]:
+        prefix = (self._key_prefix,) if self._key_prefix else ()
+        return (*prefix, key, SHARED_SCOPE)
+
+    def _hit(self, items: tuple[RateLimitItem, ...], identifiers: tuple) -> "Shown":
+        """Hit each limit, shortest window first, up to the first one exceeded; the
+        figures of that one, or else of the shortest (as Flask-Limiter's headers show)."""
+        shown = None
+        for item in items:
+            allowed = self.limiter.hit(item, *identifiers)
+            if shown is None or not allowed:
+                shown = (item, not allowed)
+            if not allowed:
+                break
+        item, breached = shown
+        # Read once: the headers need both figures, which each took a read of their own.
+        reset_at, remaining = self.limiter.get_window_stats(item, *identifiers)
+        return Shown(item, item.amount, remaining, int(reset_at + 1), breached)
 
     def write_headers(self, response):
-        limit = g.get("rate_limit")
-        if limit is None and has_own_limit():
-            limit = self.current_limit  # Flask-Limiter checked the route's own limit
-        if limit is None:
+        shown = g.get("rate_limit")
+        if shown is None and has_own_limit():
+            shown = self._own_limit_shown()  # Flask-Limiter checked the route's own limit
+        if shown is None:
             return response
+        response.headers["X-RateLimit-Limit"] = str(shown.amount)
+        response.headers["X-RateLimit-Remaining"] = str(shown.remaining)
+        response.headers["X-RateLimit-Reset"] = str(shown.reset_at)
+        if response.status_code == 429:
+            retry_after = max(1, math.ceil(shown.reset_at - time.time()))
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def _own_limit_shown(self) -> "Shown | None":
+        limit = self.current_limit
+        if limit is None:
+            return None
         try:
-            remaining, reset_at = limit.remaining, limit.reset_at
+            reset_at, remaining = limit.reset_at, limit.remaining
         except Exception:
             # The storage went away after the check; the limits fail open, so do these.
             log.exception("Rate limit storage unreachable: no rate limit headers")
-            return response
-        response.headers["X-RateLimit-Limit"] = str(limit.limit.amount)
-        response.headers["X-RateLimit-Remaining"] = str(remaining)
-        response.headers["X-RateLimit-Reset"] = str(reset_at)
-        if response.status_code == 429:
-            response.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
-        return response
+            return None
+        return Shown(limit.limit, limit.limit.amount, remaining, reset_at, limit.breached)
+
+
+def _with_own_limit(hook, passes: bool = False):
+    """`hook`, run only when the request's route has a limit of its own; otherwise it
+    returns its argument when it `passes` one along (an after-request hook)."""
+
+    @functools.wraps(hook)
+    def run(value=None):
+        if has_own_limit():
+            return hook(value)
+        return value if passes else None
+
+    return run
+
+
+class Shown(NamedTuple):
+    """The limit a response's `X-RateLimit-*` headers show, read as the request was counted."""
+
+    item: RateLimitItem
+    amount: int
+    remaining: int
+    reset_at: int
+    breached: bool

@@ -238,3 +238,28 @@ def test_two_server_processes_share_counts_and_retries(tmp_path, redis_prefix):
             call(f"{(first, second)[n % 2]}{API}/auth/me", headers=api_key).status for n in range(7)
         ]
         assert statuses == [200] * 5 + [429] * 2
+
+
+def test_flask_limiters_own_hooks_run_only_on_routes_with_their_own_limit(
+    monkeypatch, database, tmp_path, alice
+):
+    import flask_limiter
+
+    from api.app import create_app
+    from tests.conftest import make_config, running
+
+    calls = []
+    inject_headers = flask_limiter.Limiter._Limiter__inject_headers
+
+    def spy(limiter, response):
+        calls.append(response.status_code)
+        return inject_headers(limiter, response)
+
+    monkeypatch.setattr(flask_limiter.Limiter, "_Limiter__inject_headers", spy)
+    with running(create_app(make_config(database, tmp_path))) as app:
+        client = app.test_client()
+        assert client.get(f"{API}/todos/", headers=alice.headers).status_code == 200
+        assert calls == []
+        body = {"email": "nobody@example.com", "password": "x" * 8}
+        assert client.post(f"{API}/auth/login", json=body).status_code == 401
+        assert calls == [401]
