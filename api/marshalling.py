@@ -23,8 +23,8 @@ def marshaller(model: dict) -> Callable:
     """A function that marshals one object with `model` in the current request.
 
     The model is compiled once and cached; fields whose output depends on the request
-    (a resource's absolute URL holds the host) are bound once per call of this function,
-    not once per object.
+    (a resource's absolute URL holds the host) are bound once per request root, not
+    once per request or per object.
     """
     return _compiled.get(id(model), lambda: _compile_model(model), pin=model)()
 
@@ -38,12 +38,14 @@ def marshal(data, model: dict):
 
 
 class _PerRequest:
-    """A field's getter that is made afresh for each request: `bind()` returns it."""
+    """A field's getter that depends on the request: `bind()` makes it, and requests
+    with the same `key()` get the same one."""
 
-    __slots__ = ("bind",)
+    __slots__ = ("bind", "key")
 
-    def __init__(self, bind: Callable[[], Callable]):
+    def __init__(self, bind: Callable[[], Callable], key: Callable[[], str]):
         self.bind = bind
+        self.key = key
 
 
 # A compiled field: (name, attribute, convert, default). With an attribute, the value is
@@ -61,7 +63,11 @@ def _compile_model(model: dict) -> Callable[[], Callable]:
         one = _marshal_one(steps)
         return lambda: one
 
-    def bound():
+    per_request = tuple(step[2] for step in steps if isinstance(step[2], _PerRequest))
+    # One per request root (a URL's scheme and host) a client uses, so bounded.
+    bound_marshallers = BoundedCache(64)
+
+    def bind():
         return _marshal_one(
             tuple(
                 (name, attribute, convert.bind(), default)
@@ -70,6 +76,9 @@ def _compile_model(model: dict) -> Callable[[], Callable]:
                 for name, attribute, convert, default in steps
             )
         )
+
+    def bound():
+        return bound_marshallers.get(tuple(convert.key() for convert in per_request), bind)
 
     return bound
 
@@ -101,8 +110,8 @@ def _compile_field(name: str, field) -> Step:
     kind = type(field)
     attribute = field.attribute if field.attribute is not None else name
     if hasattr(field, "getter"):
-        # The field makes its own getter, once per request (see api.urls.ResourceUrl).
-        return name, None, _PerRequest(field.getter), None
+        # The field makes its own getter for the request (see api.urls.ResourceUrl).
+        return name, None, _PerRequest(field.getter, field.request_key), None
     if not isinstance(attribute, str) or "." in attribute:
         return name, None, lambda obj: field.output(name, obj), None
     if kind in _CASTS:

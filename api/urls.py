@@ -30,6 +30,11 @@ class ResourceUrl(fields.Url):
     def output(self, key, obj, **kwargs):
         return self.getter()(obj)
 
+    def request_key(self) -> str:
+        """What the URLs depend on in the current request: `getter()` is the same
+        function for every request with the same key."""
+        return self._template()
+
     def getter(self) -> Callable[[object], str]:
         """A function from an object to its URL, for the current request."""
         template = self._template()
@@ -84,7 +89,7 @@ _PLACEHOLDER_BASE = 7_919_000_001
 
 def _request_root() -> tuple:
     """The request's root, as the values of `_ROOT_KEYS`."""
-    return tuple(request.environ.get(name) for name in _ROOT_KEYS)
+    return tuple(map(request.environ.get, _ROOT_KEYS))
 
 
 def _placeholder(name: str) -> str:
