@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import g, request
+from flask import g
 from flask_restx.utils import merge
 from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
@@ -19,6 +19,7 @@ from werkzeug.exceptions import Unauthorized
 from api.connections import read
 from api.errors import error_model
 from api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAM, IN_PROGRESS, KEY_REUSED
+from api.requests import header
 from api.resource import Resource
 from models import AccessToken, ApiKey, User, digest, utcnow
 
@@ -83,8 +84,7 @@ class AuthenticationFailed(Unauthorized):
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _, value = header("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
@@ -103,7 +103,7 @@ def _lookup(model, secret: str):
 
 def authenticate() -> Credential:
     """The credential of the current request, or 401."""
-    key = request.headers.get(API_KEY_HEADER)
+    key = header(API_KEY_HEADER)
     if key:
         found = _lookup(ApiKey, key)
         if found is None:

@@ -47,9 +47,10 @@ def representation_tag(response) -> str:
 
 def tag_response(response):
     """Tag every 200 representation; answer a current `If-None-Match` with 304."""
+    req = request._get_current_object()
     if (
         response.status_code != 200
-        or request.method not in TAGGED_METHODS
+        or req.method not in TAGGED_METHODS
         or response.direct_passthrough
         or response.is_streamed
     ):
@@ -57,9 +58,9 @@ def tag_response(response):
     tag = representation_tag(response)
     response.set_etag(tag)
     if (
-        request.method in ("GET", "HEAD")
-        and "If-None-Match" in request.headers
-        and request.if_none_match.contains_weak(tag)
+        req.method in ("GET", "HEAD")
+        and "HTTP_IF_NONE_MATCH" in req.environ
+        and req.if_none_match.contains_weak(tag)
     ):
         response.status_code = 304
         response.data = b""

@@ -46,7 +46,8 @@ def read_dicts(statement, params: dict) -> list[dict]:
 
 
 def _reader():
-    reader = g.get("reader")
+    context = g._get_current_object()
+    reader = context.get("reader")
     if reader is None:
         engine = db.engine
         if request.method not in READ_ONLY:
@@ -55,7 +56,7 @@ def _reader():
             reader = ConnectionReads(engine)
         else:
             reader = DriverReads(engine)
-        g.reader = reader
+        context.reader = reader
     return reader
 
 

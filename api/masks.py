@@ -22,6 +22,7 @@ from api.auth import current_user
 from api.caches import BoundedCache
 from api.concurrency import rows_read
 from api.connections import read_dicts
+from api.requests import header
 from models import db
 
 FIELDS_PARAM = "fields"
@@ -36,10 +37,17 @@ MAX_PARENTS = 100
 
 
 def requested_mask() -> str | None:
-    mask = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
-    mask = mask or request.args.get(FIELDS_PARAM)
+    mask = header(current_app.config["RESTX_MASK_HEADER"])
+    if not mask and _may_name(request.environ.get("QUERY_STRING", ""), FIELDS_PARAM):
+        mask = request.args.get(FIELDS_PARAM)
     # A blank mask is no mask, as an empty one is (Flask-RESTX's parser fails on it).
     return mask if mask and mask.replace("\n", "").strip() else None
+
+
+def _may_name(query: str, name: str) -> bool:
+    """Whether a query string may hold the argument `name` (perhaps percent-encoded), so
+    that one which cannot is not parsed for it."""
+    return name in query or "%" in query
 
 
 def masked_model(model: dict, mask: str | None) -> dict:

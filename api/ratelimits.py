@@ -23,6 +23,7 @@ from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
 from api.auth import API_KEY_HEADER, bearer_token
+from api.requests import header
 
 # The health check, the root redirect and the documentation are never limited.
 UNLIMITED_ENDPOINTS = frozenset({"index", "health.healthz", "api.root", "api.doc", "api.specs"})
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def credential_key() -> str:
-    secret = request.headers.get(API_KEY_HEADER) or bearer_token()
+    secret = header(API_KEY_HEADER) or bearer_token()
     if secret:
         hashed = hashlib.blake2b(secret.encode(), digest_size=16, person=b"ratelimit")
         return "credential:" + hashed.hexdigest()
@@ -48,7 +49,8 @@ def auth_limit() -> str:
 
 def unlimited() -> bool:
     # CORS preflights carry no credential and are answered without any work.
-    return request.method == "OPTIONS" or request.endpoint in UNLIMITED_ENDPOINTS
+    req = request._get_current_object()
+    return req.method == "OPTIONS" or req.endpoint in UNLIMITED_ENDPOINTS
 
 
 def has_own_limit() -> bool:

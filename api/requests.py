@@ -11,6 +11,19 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("api.access")
+_ENVIRON_KEYS: dict[str, str] = {}
+
+
+def header(name: str, default: str | None = None) -> str | None:
+    """The request's `name` header (not Content-Type or Content-Length), or `default`.
+
+    Read from the WSGI environ: `request.headers.get` raises and catches a KeyError for
+    each header a request does not send, and most do not send most of the optional ones.
+    """
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = _ENVIRON_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+    return request.environ.get(key, default)
 
 
 def check_body():
@@ -55,32 +68,34 @@ def refuse_nul():
 
 
 def _has_body() -> bool:
-    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+    return bool(request.content_length) or "chunked" in header("Transfer-Encoding", "")
 
 
 def start_request():
     """Take the client's request id (when it is sane) or make one."""
-    g.started = time.perf_counter()
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+    context = g._get_current_object()
+    context.started = time.perf_counter()
+    given = header(REQUEST_ID_HEADER, "")
+    context.request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 def finish_request(response):
-    request_id = g.get("request_id")
+    context = g._get_current_object()
+    request_id = context.get("request_id")
     headers = response.headers
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
     headers["X-Content-Type-Options"] = "nosniff"
-    started = g.get("started")
+    started = context.get("started")
     if started is not None and access_log.isEnabledFor(logging.INFO):
-        log_access(response, request_id, started)
+        log_access(response, request_id, started, context.get("credential"))
     return response
 
 
-def log_access(response, request_id: str | None, started: float) -> None:
+def log_access(response, request_id: str | None, started: float, credential) -> None:
     """The request's access log line; its fields also go to the JSON log format."""
-    credential = g.get("credential")
-    method, path, status = request.method, request.path, response.status_code
+    req = request._get_current_object()
+    method, path, status = req.method, req.path, response.status_code
     fields = {
         "request_id": request_id,
         "user_id": credential.user.id if credential else None,

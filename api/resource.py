@@ -59,11 +59,12 @@ class Resource(flask_restx.Resource):
 
     def dispatch_request(self, *args, **kwargs):
         dispatch = partial(super().dispatch_request, *args, **kwargs)
-        if request.method == "POST":
+        method = request.method
+        if method == "POST":
             return idempotent(dispatch, secret=self.secret_response)
-        if request.method not in WRITES:
+        if method not in WRITES:
             return dispatch()
-        if "If-Match" in request.headers:
+        if "HTTP_IF_MATCH" in request.environ:
             session = db.session()
             with versions_read(session) as read:
                 check_if_match(self.current_tag(*args, **kwargs))

@@ -34,3 +34,9 @@ def test_the_columns_a_response_needs_load_in_one_query(auth_client):
     for title in ("two", "three", "four"):
         auth_client.post("/api/v1/todos/", json={"title": title})
     assert queries_for_list() == with_one
+
+
+def test_the_fields_parameter_counts_when_its_name_is_percent_encoded(auth_client):
+    auth_client.post("/api/v1/todos/", json={"title": "Buy milk"})
+    listed = auth_client.get("/api/v1/todos/?%66ields=title").get_json()
+    assert listed == [{"title": "Buy milk"}]
