@@ -6,7 +6,7 @@ one, and no client needs one). A body that breaks a rule is a 400 that says whic
 """
 
 import orjson
-from flask import Request, make_response
+from flask import Request, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 
@@ -45,10 +45,9 @@ class ApiRequest(Request):
         raise BadRequest(f"The body is not valid JSON: {e}")
 
 
+JSON = "application/json"
+
+
 def output_json(data, code, headers=None):
     body = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE) if data is not None else b""
-    response = make_response(body, code)
-    response.mimetype = "application/json"
-    if headers:
-        response.headers.extend(headers)
-    return response
+    return current_app.response_class(body, code, headers, mimetype=JSON)

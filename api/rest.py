@@ -10,7 +10,7 @@ from api.auth import REALM, authorizations
 from api.conditional import tag_response
 from api.docs import render_swagger_ui
 from api.errors import DATABASE_UNAVAILABLE, error_model
-from api.representation import output_json
+from api.representation import JSON, output_json
 from api.requests import check_body, refuse_nul
 from api.spec import Spec
 from namespaces.auth import ns as auth_ns
@@ -21,6 +21,12 @@ URL_PREFIX = "/api/v1"
 
 
 class RestApi(Api):
+    def make_response(self, data, *args, **kwargs):
+        # JSON is the one representation, and Flask-RESTX answers with its default media
+        # type whatever the Accept header asks: there is nothing to negotiate.
+        kwargs.pop("fallback_mediatype", None)
+        return output_json(data, *args, **kwargs)
+
     def unauthorized(self, response):
         # Keep the challenge the authentication mechanism chose instead of Basic.
         response.headers.setdefault("WWW-Authenticate", f'Bearer realm="{REALM}"')
@@ -53,7 +59,7 @@ api = RestApi(
     authorizations=authorizations,
     validate=True,
 )
-api.representations["application/json"] = output_json
+api.representations[JSON] = output_json
 api.models[error_model.name] = error_model
 
 
