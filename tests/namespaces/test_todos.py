@@ -2,6 +2,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from itsdangerous import BadSignature
 from sqlalchemy import func, insert, select
 
 from models import Todo, db, utcnow
@@ -468,3 +469,20 @@ class TestMasks:
         with statements.capture():
             auth_client.get(path)
         assert any("todos.description" in s for s in statements.selects)
+
+
+def test_list_cursors_are_itsdangerous_tokens_and_verify_under_a_fresh_serializer(app):
+    from itsdangerous import URLSafeSerializer
+
+    from api.pagination import CursorSerializer
+
+    secret = app.config["SECRET_KEY"]
+    ours = CursorSerializer(secret, salt="list-cursor")
+    theirs = URLSafeSerializer(secret, salt="list-cursor")
+    cursor = ["n", 2, "id", [12345]]
+    for _ in range(2):  # the second time with the signer and key that were kept
+        assert ours.dumps(cursor) == theirs.dumps(cursor)
+        assert ours.loads(theirs.dumps(cursor)) == cursor
+    other = CursorSerializer("another secret", salt="list-cursor")
+    with pytest.raises(BadSignature):
+        other.loads(ours.dumps(cursor))
