@@ -334,9 +334,23 @@ class Listing:
 
 def link_header(links: dict) -> str:
     """RFC 8288 links to this list with the given query arguments replaced."""
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
+    kept = _kept_query(request.environ.get("QUERY_STRING", ""))
     base = base_url()
     return ", ".join(
-        f'<{base}?{urlencode(kept + list(query.items()))}>; rel="{rel}"'
-        for rel, query in links.items()
+        f'<{base}?{kept}{urlencode(query)}>; rel="{rel}"' for rel, query in links.items()
     )
+
+
+# The arguments a list's links keep, encoded, per query string.
+_kept_queries = BoundedCache(1024)
+
+
+def _kept_query(query: str) -> str:
+    """The query string's arguments other than the page and cursor, encoded and followed
+    by `&`, or "" when there are none."""
+
+    def encode() -> str:
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
+        return urlencode(kept) + "&" if kept else ""
+
+    return _kept_queries.get(query, encode)

@@ -39,15 +39,17 @@ class ResourceUrl(fields.Url):
         """A function from an object to its URL, for the current request."""
         template = self._template()
         replacements = tuple(
-            (_placeholder(name), attribute) for name, attribute in self.arguments.items()
+            (_placeholder(name), attribute, "." in attribute)
+            for name, attribute in self.arguments.items()
         )
 
         def url(obj) -> str:
             text = template
-            for placeholder, attribute in replacements:
-                if "." in attribute:
+            is_dict = isinstance(obj, dict)
+            for placeholder, attribute, dotted in replacements:
+                if dotted:
                     value = get_value(attribute, obj)
-                elif isinstance(obj, dict):
+                elif is_dict:
                     value = obj.get(attribute)
                 else:
                     value = getattr(obj, attribute)
