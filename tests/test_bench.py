@@ -1,5 +1,6 @@
 """The benchmark's helpers (bench/run.py): it is not a test, but its parsing must not rot."""
 
+import importlib
 import importlib.util
 import json
 import os
@@ -254,3 +255,13 @@ def test_the_reference_runs_the_owner_scoped_queries(client, alice, bob, referen
         ["north", "south"],
     )
     assert reference.get(f"{api}/bucketlists/{bucket_id}", headers=bob.headers).status_code == 404
+
+
+def test_the_instruction_count_is_read_from_the_newest_callgrind_dump(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(RUN_PY.parent))
+    instructions = importlib.import_module("instructions")
+    old, new = tmp_path / "callgrind.41.1", tmp_path / "callgrind.41.2"
+    old.write_text("events: Ir\nsummary: 0\ntotals: 5\n")
+    new.write_text("events: Ir\nsummary: 0\ntotals: 123456789\n")
+    os.utime(old, (1, 1))
+    assert instructions.dumped(tmp_path, 41) == 123456789
