@@ -12,7 +12,7 @@ and prints instructions per request. With `--reference`, it counts bench/referen
 (bare Flask running the same queries) instead.
 
 Needs valgrind (`apt-get install valgrind`). Under callgrind Python runs some 50 times
-slower: the default run takes about two minutes.
+slower: the default run takes a minute or two.
 """
 
 import argparse
@@ -25,18 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import layers
-import run as bench  # bench/run.py: this script's folder comes first on sys.path
+import layers  # bench/layers.py: this script's folder comes first on sys.path
 
 WARMUP = 50
 POLL_SECONDS = 0.05
-# The GETs counted, in order, by the names the two sides of the run use for them.
-GETS = {
-    "page": "GET /todos/?per_page=20",
-    "masked": "the same, X-Fields {id,title}",
-    "todo": "GET /todos/<id>",
-    "bucket": "GET /bucketlists/<id>",
-}
 
 
 def main(argv=None) -> int:
@@ -76,15 +68,15 @@ def count(args) -> int:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
             results = {}
-            for name in GETS:
-                ready = control / f"ready-{name}"
+            for index, name in enumerate(layers.GET_NAMES):
+                ready = control / f"ready-{index}"
                 if not wait_for(ready, child):
                     break
                 pid = str(child.pid)
                 callgrind(["-z", pid])
                 callgrind(["-i", "on", pid])
                 ready.unlink()
-                done = control / f"done-{name}"
+                done = control / f"done-{index}"
                 if not wait_for(done, child):
                     break
                 callgrind(["-i", "off", pid])
@@ -95,7 +87,7 @@ def count(args) -> int:
         finally:
             if child.poll() is None:
                 child.kill()
-        if child.returncode != 0 or len(results) != len(GETS):
+        if child.returncode != 0 or len(results) != len(layers.GET_NAMES):
             sys.stderr.write((control / "valgrind.log").read_text()[-4000:])
             return 1
     what = "bench/reference.py" if args.reference else "the API"
@@ -104,7 +96,7 @@ def count(args) -> int:
     print("| request | instructions |")
     print("|---|--:|")
     for name, instructions in results.items():
-        print(f"| {GETS[name]} | {instructions:,} |")
+        print(f"| {name} | {instructions:,} |")
     return 0
 
 
@@ -131,26 +123,8 @@ def dumped(control: Path, pid: int) -> int:
 
 def counted(control: Path, requests: int, reference: bool) -> int:
     """Under callgrind: seed, build, warm up, then make each GET's calls when told to."""
-    sys.path.insert(0, str(bench.ROOT))
     with tempfile.TemporaryDirectory(prefix="todos-instructions-db-") as folder:
-        url = f"sqlite:///{Path(folder) / 'instructions.db'}"
-        env = {**os.environ, "DATABASE_URL": url}
-        env.pop("APP_ENV", None)
-        bench.manage(["db", "upgrade"], env)
-        sizes = ["--todos", bench.TODOS, "--buckets", bench.BUCKETS, "--items", bench.BUCKET_ITEMS]
-        key = bench.parse_seed(bench.manage(["seed", *map(str, sizes)], env)).key
-        app = layers.api_app(url, {})
-        with app.app_context():
-            from models import Bucket, Todo, db
-
-            todo_id = db.session.scalar(db.select(Todo.id).limit(1))
-            bucket_id = db.session.scalar(db.select(Bucket.id).limit(1))
-        paths = {
-            "page": (f"{bench.API}/todos/?per_page=20", None),
-            "masked": (f"{bench.API}/todos/?per_page=20", "{id,title}"),
-            "todo": (f"{bench.API}/todos/{todo_id}", None),
-            "bucket": (f"{bench.API}/bucketlists/{bucket_id}", None),
-        }
+        url, key, app, gets = layers.seeded(folder)
         if reference:
             os.environ["FLOOR_DATABASE_URL"] = url
             from bench import reference as module
@@ -161,7 +135,7 @@ def counted(control: Path, requests: int, reference: bool) -> int:
             start_response.status = status
 
         with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-            for name, (path, mask) in paths.items():
+            for index, (path, mask) in enumerate(gets.values()):
                 environ = layers.environ(path, key, mask)
 
                 def call(environ=environ):
@@ -176,11 +150,11 @@ def counted(control: Path, requests: int, reference: bool) -> int:
                 # happens to fall among the counted calls does not swamp them.
                 gc.collect()
                 gc.freeze()
-                flag(control / f"ready-{name}")
+                flag(control / f"ready-{index}")
                 for _ in range(requests):
                     call()
-                flag(control / f"done-{name}", wait=False)
-                while (control / f"done-{name}").exists():
+                flag(control / f"done-{index}", wait=False)
+                while (control / f"done-{index}").exists():
                     time.sleep(POLL_SECONDS)
     return 0
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import timeit
 from pathlib import Path
+from typing import NamedTuple
 
 import run as bench  # bench/run.py: this script's folder comes first on sys.path
 from werkzeug.test import EnvironBuilder
@@ -97,6 +98,46 @@ def flask_reference(recorded: dict):
     return app
 
 
+# The GETs measured, in order: (path, X-Fields mask) by name, once ids are known.
+GET_NAMES = (
+    "GET /todos/?per_page=20",
+    "the same, X-Fields {id,title}",
+    "GET /todos/<id>",
+    "GET /bucketlists/<id>",
+)
+
+
+class Seeded(NamedTuple):
+    url: str  # the SQLite database's URL
+    key: str  # the reader account's API key
+    app: object  # the API, as `manage.py serve` builds it
+    gets: dict  # GET_NAMES -> (path, mask)
+
+
+def seeded(folder: str) -> Seeded:
+    """A database in `folder` seeded with the reader account of bench/run.py, and the API."""
+    sys.path.insert(0, str(bench.ROOT))
+    url = f"sqlite:///{Path(folder) / 'layers.db'}"
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("APP_ENV", None)
+    bench.manage(["db", "upgrade"], env)
+    sizes = ["--todos", bench.TODOS, "--buckets", bench.BUCKETS, "--items", bench.BUCKET_ITEMS]
+    key = bench.parse_seed(bench.manage(["seed", *map(str, sizes)], env)).key
+    app = api_app(url, {})
+    with app.app_context():
+        from models import Bucket, Todo, db
+
+        todo_id = db.session.scalar(db.select(Todo.id).limit(1))
+        bucket_id = db.session.scalar(db.select(Bucket.id).limit(1))
+    paths = (
+        (f"{bench.API}/todos/?per_page=20", None),
+        (f"{bench.API}/todos/?per_page=20", "{id,title}"),
+        (f"{bench.API}/todos/{todo_id}", None),
+        (f"{bench.API}/bucketlists/{bucket_id}", None),
+    )
+    return Seeded(url, key, app, dict(zip(GET_NAMES, paths, strict=True)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="Calls per run (2000).")
@@ -105,28 +146,8 @@ def main(argv=None) -> int:
     if args.requests < 1 or args.repeats < 1:
         parser.error("requests and repeats must be positive")
 
-    sys.path.insert(0, str(bench.ROOT))
     with tempfile.TemporaryDirectory(prefix="todos-layers-") as folder:
-        url = f"sqlite:///{Path(folder) / 'layers.db'}"
-        env = {**os.environ, "DATABASE_URL": url}
-        env.pop("APP_ENV", None)
-        bench.manage(["db", "upgrade"], env)
-        sizes = ["--todos", bench.TODOS, "--buckets", bench.BUCKETS, "--items", bench.BUCKET_ITEMS]
-        seeded = bench.manage(["seed", *map(str, sizes)], env)
-        key = bench.parse_seed(seeded).key
-
-        app = api_app(url, {})
-        with app.app_context():
-            from models import Bucket, Todo, db
-
-            todo_id = db.session.scalar(db.select(Todo.id).limit(1))
-            bucket_id = db.session.scalar(db.select(Bucket.id).limit(1))
-        gets = {
-            "GET /todos/?per_page=20": (f"{bench.API}/todos/?per_page=20", None),
-            "the same, X-Fields {id,title}": (f"{bench.API}/todos/?per_page=20", "{id,title}"),
-            "GET /todos/<id>": (f"{bench.API}/todos/{todo_id}", None),
-            "GET /bucketlists/<id>": (f"{bench.API}/bucketlists/{bucket_id}", None),
-        }
+        url, key, app, gets = seeded(folder)
         environs = {name: environ(path, key, mask) for name, (path, mask) in gets.items()}
 
         # The references answer with the API's own bytes, recorded here.
