@@ -20,6 +20,7 @@ from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from api.auth import API_KEY_HEADER, bearer_token
@@ -196,16 +197,29 @@ class RateLimiter(flask_limiter.Limiter):
     def _hit(self, items: tuple[RateLimitItem, ...], identifiers: tuple) -> "Shown":
         """Hit each limit, shortest window first, up to the first one exceeded; the
         figures of that one, or else of the shortest (as Flask-Limiter's headers show)."""
+        strategy = self.limiter
+        fixed_window = type(strategy) is FixedWindowRateLimiter
         shown = None
         for item in items:
-            allowed = self.limiter.hit(item, *identifiers)
+            if fixed_window:
+                # The strategy's own hit, keeping the count it makes: it is the figure the
+                # headers show, which would otherwise be read back from the storage (a
+                # round trip to Redis) after working out the key twice more.
+                key = item.key_for(*identifiers)
+                count = strategy.storage.incr(key, item.get_expiry(), amount=1)
+                allowed = count <= item.amount
+            else:
+                key, count = None, None
+                allowed = strategy.hit(item, *identifiers)
             if shown is None or not allowed:
-                shown = (item, not allowed)
+                shown = (item, key, count, not allowed)
             if not allowed:
                 break
-        item, breached = shown
-        # Read once: the headers need both figures, which each took a read of their own.
-        reset_at, remaining = self.limiter.get_window_stats(item, *identifiers)
+        item, key, count, breached = shown
+        if count is None:
+            reset_at, remaining = strategy.get_window_stats(item, *identifiers)
+        else:
+            reset_at, remaining = strategy.storage.get_expiry(key), max(0, item.amount - count)
         return Shown(item, item.amount, remaining, int(reset_at + 1), breached)
 
     def write_headers(self, response):

@@ -263,3 +263,34 @@ def test_flask_limiters_own_hooks_run_only_on_routes_with_their_own_limit(
         body = {"email": "nobody@example.com", "password": "x" * 8}
         assert client.post(f"{API}/auth/login", json=body).status_code == 401
         assert calls == [401]
+
+
+def test_a_fixed_window_request_increments_once_and_reads_no_count_back(app, auth_client):
+    from api.extensions import limiter
+
+    storage = limiter.limiter.storage
+    calls, inside = [], []
+
+    def spy(name, method):
+        def call(*args, **kwargs):
+            if not inside:  # what the storage calls of itself is its own business
+                calls.append(name)
+            inside.append(name)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    names = ("incr", "get", "get_expiry")
+    for name in names:
+        setattr(storage, name, spy(name, getattr(storage, name)))
+    try:
+        response = auth_client.get(f"{API}/todos/")
+    finally:
+        for name in names:
+            delattr(storage, name)
+    assert response.headers["X-RateLimit-Remaining"] == "2"
+    # The count the increment returns is the one the headers show.
+    assert calls == ["incr", "get_expiry"]
