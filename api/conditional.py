@@ -15,6 +15,8 @@ import hashlib
 from flask import request
 from werkzeug.exceptions import PreconditionFailed
 
+from api.requests import header
+
 TAGGED_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH"})
 REPRESENTATION_HEADERS = ("X-Total-Count", "Link")
 
@@ -59,7 +61,7 @@ def tag_response(response):
     response.set_etag(tag)
     if (
         req.method in ("GET", "HEAD")
-        and "HTTP_IF_NONE_MATCH" in req.environ
+        and header("If-None-Match") is not None
         and req.if_none_match.contains_weak(tag)
     ):
         response.status_code = 304

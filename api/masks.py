@@ -105,7 +105,7 @@ class Relation(NamedTuple):
     def _children(self, parents: list, get, fetch) -> dict:
         """The children of `parents` (read with `get`), grouped by parent, fetched once."""
         ids = list({get(parent, self.parent_key) for parent in parents})
-        children = fetch(ids, {"parents": ids, "owner": current_user().id}) if ids else []
+        children = fetch(ids, current_user().id) if ids else []
         groups = defaultdict(list)
         for child in children:
             groups[get(child, self.child_key)].append(child)
@@ -114,7 +114,8 @@ class Relation(NamedTuple):
     def load(self, parents: list) -> None:
         """Set the relation on ORM `parents`, as loaded from the database."""
 
-        def fetch(ids, params):
+        def fetch(ids, owner):
+            params = {"parents": ids, "owner": owner}
             return self.nested.load(db.session.scalars(self.statement, params).all())
 
         groups = self._children(parents, getattr, fetch)
@@ -124,9 +125,9 @@ class Relation(NamedTuple):
     def read(self, parents: list[dict]) -> None:
         """Put the relation's rows into `parents`, rows read as dicts."""
 
-        def fetch(ids, params):
+        def fetch(ids, owner):
             # One bound value per parent: a read's statement is compiled once per shape.
-            params = {"owner": params["owner"], **{f"parent{i}": id for i, id in enumerate(ids)}}
+            params = {"owner": owner, **{f"parent{i}": id for i, id in enumerate(ids)}}
             return self.nested.read(read_dicts(self.rows_statement(len(ids)), params))
 
         groups = self._children(parents, operator.getitem, fetch)

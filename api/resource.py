@@ -30,6 +30,7 @@ from api.conditional import (
 )
 from api.errors import error_model
 from api.idempotency import idempotent
+from api.requests import header
 from models import db
 
 WRITES = frozenset({"PUT", "PATCH", "DELETE"})
@@ -64,7 +65,7 @@ class Resource(flask_restx.Resource):
             return idempotent(dispatch, secret=self.secret_response)
         if method not in WRITES:
             return dispatch()
-        if "HTTP_IF_MATCH" in request.environ:
+        if header("If-Match") is not None:
             session = db.session()
             with versions_read(session) as read:
                 check_if_match(self.current_tag(*args, **kwargs))
