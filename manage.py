@@ -12,9 +12,9 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.app import create_app
 from api.config import DevelopmentConfig, config_from_env
-from api.rest import api
+from api.factory import create_app
+from api.rest.blueprint import api
 from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding

@@ -1,23 +1,16 @@
-"""Flask extensions, created without an app and bound in `create_app`."""
+"""Flask extensions, created without an app and bound in `create_app`.
+
+The rate limiter is not among them: each application gets its own, from its own
+configuration (`api.policies.rate_limits.register_rate_limits`). `password_guard` is the
+route limit of the endpoints that check passwords, for a Resource's `decorators`.
+"""
 
 from flask_cors import CORS
 from flask_migrate import Migrate
 
-from api.ratelimits import RateLimiter, auth_limit, client_address, unlimited
+from api.policies.rate_limits import password_guard
+
+__all__ = ["cors", "migrate", "password_guard"]
 
 migrate = Migrate()
 cors = CORS()
-limiter = RateLimiter(
-    key_func=client_address,
-    # RATELIMIT_DEFAULT, one count per credential across every route, is counted by
-    # RateLimiter.count_request; Flask-Limiter checks the routes with limits of their own.
-    default_limits=[],
-    # Written by RateLimiter.write_headers instead.
-    headers_enabled=False,
-    # When the storage (Redis) is down, serve unlimited rather than fail.
-    swallow_errors=True,
-)
-limiter.request_filter(unlimited)
-
-# For the endpoints that check passwords: strict, per client address, instead of the default.
-password_guard = limiter.own_limit(auth_limit, key_func=client_address)

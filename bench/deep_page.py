@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from api.app import create_app
 from api.config import TestingConfig
+from api.factory import create_app
 from models import ApiKey, Todo, User, db, utcnow
 
 

@@ -56,11 +56,16 @@ def account(key: str) -> int | None:
     return row[0] if row else None
 
 
-def _load():
+def use_responses(recorded: dict[str, bytes]) -> None:
+    """Answer with these bodies, keyed by path (and "\n" mask), instead of FLOOR_RESPONSES."""
     global _responses
+    _responses = recorded
+
+
+def _load():
     with open(os.environ["FLOOR_RESPONSES"]) as file:
         recorded = json.load(file)
-    _responses = {url: body.encode() for url, body in recorded.items()}
+    use_responses({url: body.encode() for url, body in recorded.items()})
 
 
 def app(environ, start_response):

@@ -72,7 +72,7 @@ def api_app(database_url: str, overrides: dict):
         **overrides,
     )
     try:
-        from api.app import create_app
+        from api.factory import create_app
 
         return create_app()
     finally:
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         os.environ["FLOOR_DATABASE_URL"] = url
         import floor
 
-        floor._responses = recorded
+        floor.use_responses(recorded)
 
         def servers():
             # One application at a time: the rate limiter and the loggers are per process.

@@ -55,18 +55,6 @@ class UTCDateTime(TypeDecorator):
             value = value.replace(tzinfo=UTC)
         return value
 
-    def result_processor(self, dialect, coltype):
-        if dialect.name == "sqlite":
-            # SQLite returns the stored ISO 8601 text. Parsing it with its offset takes a
-            # fifth of the time of parsing it and then attaching the zone, and a page
-            # converts dozens of timestamps.
-            return _sqlite_utc
-        return super().result_processor(dialect, coltype)
-
-
-def _sqlite_utc(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
-
 
 class Base(DeclarativeBase):
     registry = registry(

@@ -1,1 +1,1 @@
-"""One module per Flask-RESTX namespace; `api.rest` adds them to the API."""
+"""One module per Flask-RESTX namespace; `api.rest.blueprint` adds them to the API."""

@@ -6,16 +6,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.auth import AuthenticationFailed, ProtectedResource, current_credential, current_user
-from api.errors import error_model
 from api.extensions import password_guard
-from api.inputs import payload, save_new
-from api.masks import load_wanted
-from api.namespace import Namespace
-from api.ownership import get_owned_or_404, read_owned_or_404
-from api.pagination import Listing, list_parser
-from api.resource import Resource
-from api.urls import ResourceUrl
+from api.plumbing.errors import error_model
+from api.policies.authentication import (
+    AuthenticationFailed,
+    ProtectedResource,
+    current_credential,
+    current_user,
+)
+from api.policies.conditional import check_if_match
+from api.policies.loaders import load_owned
+from api.policies.pagination import Listing, list_parser
+from api.rest.fields import ResourceUrl, payload, save_new
+from api.rest.masks import response_fields
+from api.rest.namespace import Namespace
+from api.rest.resource import Resource
 from models import AccessToken, ApiKey, User, db, utcnow
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
@@ -78,6 +83,11 @@ KEY_URL = ResourceUrl("api.auth_key")
 WRONG_CREDENTIALS = "Wrong email or password."
 
 
+def load_api_key(id: int, fields: dict | None = None, lock: bool = False) -> ApiKey:
+    """The caller's API key `id` or 404; see `api.policies.loaders.load_owned`."""
+    return load_owned(ApiKey, id, fields=fields, lock=lock, name="API key")
+
+
 def password_method() -> str:
     return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
 
@@ -124,7 +134,7 @@ class Register(Resource):
         account.set_password(data["password"], password_method())
         db.session.add(account)
         try:
-            db.session.commit()
+            db.session.flush()
         except IntegrityError:
             db.session.rollback()
             abort(409, "An account with this email already exists.")
@@ -164,7 +174,6 @@ class Login(Resource):
         )
         issued, secret = AccessToken.issue(account, ttl)
         db.session.add(issued)
-        db.session.commit()
         return {"access_token": secret, "token_type": "Bearer", "expires_in": ttl}
 
 
@@ -181,7 +190,6 @@ class Logout(ProtectedResource):
         if credential.kind != "bearer":
             abort(400, "Logout revokes bearer tokens; revoke API keys with DELETE /auth/keys/{id}.")
         db.session.execute(delete(AccessToken).where(AccessToken.id == credential.id))
-        db.session.commit()
         return None, 204
 
 
@@ -202,7 +210,7 @@ class KeyList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's API keys (never their secrets)"""
-        return key_listing.page(key_list_args.parse_args(), load_wanted(ApiKey))
+        return key_listing.page(key_list_args.parse_args(), response_fields(key))
 
     @ns.expect(key_input, validate=True)
     @ns.marshal_with(new_key, code=201, description="Key created; its secret is shown only now")
@@ -228,11 +236,12 @@ class Key(ProtectedResource):
     @ns.marshal_with(key)
     def get(self, id):
         """Show one of the caller's API keys"""
-        return read_owned_or_404(ApiKey, id, load_wanted(ApiKey), name="API key")
+        return load_api_key(id, response_fields(key))
 
     @ns.response(204, "Key revoked")
     def delete(self, id):
         """Revoke an API key"""
-        db.session.delete(get_owned_or_404(ApiKey, id, name="API key"))
-        db.session.commit()
+        found = load_api_key(id, lock=True)
+        check_if_match(found, response_fields(key))
+        db.session.delete(found)
         return None, 204

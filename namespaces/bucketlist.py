@@ -1,17 +1,17 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
 from flask_restx import fields, inputs
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import delete
 
 import models
-from api.auth import ProtectedResource, current_user
-from api.errors import error_model
-from api.inputs import payload, resource_models, save_changes, save_new, text
-from api.masks import NOTHING, Wanted, load_wanted
-from api.namespace import Namespace
-from api.ownership import get_owned_or_404, read_owned_or_404
-from api.pagination import Listing, containing, equal_to, list_parser
-from api.urls import ResourceUrl
+from api.plumbing.errors import error_model
+from api.policies.authentication import ProtectedResource, current_user
+from api.policies.conditional import check_if_match
+from api.policies.loaders import load_owned
+from api.policies.pagination import Listing, containing, equal_to, list_parser
+from api.rest.fields import ResourceUrl, payload, resource_models, save_changes, save_new, text
+from api.rest.masks import response_fields
+from api.rest.namespace import Namespace
 from models import db
 
 ns = Namespace("bucketlist", path="/bucketlists", description="The caller's bucket lists")
@@ -54,32 +54,30 @@ item_listing = Listing(
     models.Item,
     {"created_at": models.Item.created_at, "name": models.Item.name, "id": models.Item.id},
     filters={"done": equal_to(models.Item.done), "q": containing(models.Item.name)},
-    scope=("bucket_id",),
 )
 
 
-# A bucket's kept count of items, for the item list's X-Total-Count.
-ITEM_COUNT = Wanted(columns=(models.Bucket.item_count,))
-# Only whether the bucket is the caller's.
-EXISTS = Wanted(columns=(models.Bucket.id,))
+def load_bucket(id: int, fields: dict | None = None, lock: bool = False) -> models.Bucket:
+    """The caller's bucket list `id` or 404; see `api.policies.loaders.load_owned`.
+
+    Its items are loaded only when `fields` show them.
+    """
+    return load_owned(models.Bucket, id, fields=fields, lock=lock, name="Bucket list")
 
 
-def find_bucket(id: int, wanted: Wanted = NOTHING) -> models.Bucket:
-    return get_owned_or_404(models.Bucket, id, wanted=wanted, name="Bucket list")
+def load_item(
+    bucket_id: int, item_id: int, fields: dict | None = None, lock: bool = False
+) -> models.Item:
+    """Item `item_id` of the caller's bucket list `bucket_id`, or 404.
 
-
-def read_bucket(id: int, wanted: Wanted):
-    return read_owned_or_404(models.Bucket, id, wanted, name="Bucket list")
-
-
-def find_item(bucket_id: int, item_id: int, wanted: Wanted = NOTHING) -> models.Item:
-    read_bucket(bucket_id, EXISTS)
-    return get_owned_or_404(models.Item, item_id, wanted=wanted, name="Item", bucket_id=bucket_id)
-
-
-def read_item(bucket_id: int, item_id: int, wanted: Wanted):
-    read_bucket(bucket_id, EXISTS)
-    return read_owned_or_404(models.Item, item_id, wanted, name="Item", bucket_id=bucket_id)
+    A writer locks the bucket list first, then the item: the order in which deleting
+    the list takes them, so the two never deadlock.
+    """
+    if lock:
+        load_bucket(bucket_id, fields={}, lock=True)
+    return load_owned(
+        models.Item, item_id, fields=fields, lock=lock, name="Item", bucket_id=bucket_id
+    )
 
 
 @ns.route("/")
@@ -90,23 +88,20 @@ class BucketList(ProtectedResource):
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):
         """List the caller's bucket lists"""
-        return bucket_listing.page(
-            bucket_list_args.parse_args(),
-            load_wanted(models.Bucket),
-            count=current_user().bucket_count,
-        )
+        args = bucket_list_args.parse_args()
+        shown = response_fields(bucket, BUCKET_LIST_MASK)
+        return bucket_listing.page(args, shown, count=current_user().bucket_count)
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket, code=201, description="Bucket list created")
     @ns.response(400, "Invalid bucket list", error_model)
     def post(self):
         """Create a bucket list"""
-        created = models.Bucket(user_id=current_user().id, **payload(bucket_input, replace=True))
-        response = save_new(created, bucket["uri"])
-        # A new bucket is empty: say so without asking the database. (Its item_count,
-        # 0, came back with the INSERT.)
-        set_committed_value(created, "items", [])
-        return response
+        # A new bucket list is empty: its items are known without asking the database.
+        created = models.Bucket(
+            user_id=current_user().id, items=[], **payload(bucket_input, replace=True)
+        )
+        return save_new(created, bucket["uri"])
 
 
 @ns.route("/<int:id>")
@@ -116,29 +111,36 @@ class Bucket(ProtectedResource):
     @ns.marshal_with(bucket)
     def get(self, id):
         """Show a bucket list with its items"""
-        return read_bucket(id, load_wanted(models.Bucket))
+        return load_bucket(id, response_fields(bucket))
 
     @ns.expect(bucket_input, validate=True)
     @ns.marshal_with(bucket)
     @ns.response(400, "Invalid bucket list", error_model)
     def put(self, id):
         """Replace a bucket list's name and description"""
-        return save_changes(
-            find_bucket(id, load_wanted(models.Bucket)), payload(bucket_input, replace=True)
-        )
+        shown = response_fields(bucket)
+        found = load_bucket(id, shown, lock=True)
+        check_if_match(found, shown)
+        return save_changes(found, payload(bucket_input, replace=True))
 
     @ns.expect(bucket_patch, validate=True)
     @ns.marshal_with(bucket)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
         """Change some fields of a bucket list"""
-        return save_changes(find_bucket(id, load_wanted(models.Bucket)), payload(bucket_patch))
+        shown = response_fields(bucket)
+        found = load_bucket(id, shown, lock=True)
+        check_if_match(found, shown)
+        return save_changes(found, payload(bucket_patch))
 
     @ns.response(204, "Bucket list and its items deleted")
     def delete(self, id):
         """Delete a bucket list and its items"""
-        db.session.delete(find_bucket(id))
-        db.session.commit()
+        shown = response_fields(bucket)
+        found = load_bucket(id, shown, lock=True)
+        check_if_match(found, shown)
+        # The database deletes the items (ON DELETE CASCADE), none of them loaded.
+        db.session.execute(delete(models.Bucket).where(models.Bucket.id == found.id))
         return None, 204
 
 
@@ -152,17 +154,16 @@ class ItemList(ProtectedResource):
     def get(self, id):
         """List the items of a bucket list"""
         args = item_list_args.parse_args()
-        bucket = read_bucket(id, ITEM_COUNT)
-        return item_listing.page(
-            args, load_wanted(models.Item), count=bucket["item_count"], bucket_id=id
-        )
+        found = load_bucket(id, fields={"item_count": bucket["item_count"]})
+        return item_listing.page(args, response_fields(item), count=found.item_count, bucket_id=id)
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item, code=201, description="Item created")
     @ns.response(400, "Invalid item", error_model)
     def post(self, id):
         """Add an item to a bucket list"""
-        read_bucket(id, EXISTS)
+        # Locked, so that a list being deleted meanwhile is a 404, not a broken reference.
+        load_bucket(id, fields={}, lock=True)
         created = models.Item(
             bucket_id=id, user_id=current_user().id, **payload(item_input, replace=True)
         )
@@ -177,25 +178,30 @@ class Item(ProtectedResource):
     @ns.marshal_with(item)
     def get(self, id, item_id):
         """Show an item"""
-        return read_item(id, item_id, load_wanted(models.Item))
+        return load_item(id, item_id, response_fields(item))
 
     @ns.expect(item_input, validate=True)
     @ns.marshal_with(item)
     @ns.response(400, "Invalid item", error_model)
     def put(self, id, item_id):
         """Replace an item"""
-        return save_changes(find_item(id, item_id), payload(item_input, replace=True))
+        found = load_item(id, item_id, lock=True)
+        check_if_match(found, response_fields(item))
+        return save_changes(found, payload(item_input, replace=True))
 
     @ns.expect(item_patch, validate=True)
     @ns.marshal_with(item)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id, item_id):
         """Change some fields of an item"""
-        return save_changes(find_item(id, item_id), payload(item_patch))
+        found = load_item(id, item_id, lock=True)
+        check_if_match(found, response_fields(item))
+        return save_changes(found, payload(item_patch))
 
     @ns.response(204, "Item deleted")
     def delete(self, id, item_id):
         """Delete an item"""
-        db.session.delete(find_item(id, item_id))
-        db.session.commit()
+        found = load_item(id, item_id, lock=True)
+        check_if_match(found, response_fields(item))
+        db.session.delete(found)
         return None, 204

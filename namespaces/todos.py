@@ -3,14 +3,14 @@
 from flask_restx import fields, inputs
 
 import models
-from api.auth import ProtectedResource, current_user
-from api.errors import error_model
-from api.inputs import payload, resource_models, save_changes, save_new, text
-from api.masks import NOTHING, Wanted, load_wanted
-from api.namespace import Namespace
-from api.ownership import get_owned_or_404, read_owned_or_404
-from api.pagination import Listing, containing, equal_to, list_parser
-from api.urls import ResourceUrl
+from api.plumbing.errors import error_model
+from api.policies.authentication import ProtectedResource, current_user
+from api.policies.conditional import check_if_match
+from api.policies.loaders import load_owned
+from api.policies.pagination import Listing, containing, equal_to, list_parser
+from api.rest.fields import ResourceUrl, payload, resource_models, save_changes, save_new, text
+from api.rest.masks import response_fields
+from api.rest.namespace import Namespace
 from models import db
 
 ns = Namespace("todos", description="The caller's todos")
@@ -40,12 +40,9 @@ todo_listing = Listing(
 )
 
 
-def find_todo(id: int, wanted: Wanted = NOTHING) -> models.Todo:
-    return get_owned_or_404(models.Todo, id, wanted=wanted, name="Todo")
-
-
-def read_todo(id: int, wanted: Wanted):
-    return read_owned_or_404(models.Todo, id, wanted, name="Todo")
+def load_todo(id: int, fields: dict | None = None, lock: bool = False) -> models.Todo:
+    """The caller's todo `id` or 404; see `api.policies.loaders.load_owned`."""
+    return load_owned(models.Todo, id, fields=fields, lock=lock, name="Todo")
 
 
 @ns.route("/")
@@ -56,7 +53,7 @@ class TodoList(ProtectedResource):
     def get(self):
         """List the caller's todos"""
         args = todo_list_args.parse_args()
-        return todo_listing.page(args, load_wanted(models.Todo), count=current_user().todo_count)
+        return todo_listing.page(args, response_fields(todo), count=current_user().todo_count)
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo, code=201, description="Todo created")
@@ -74,25 +71,30 @@ class Todo(ProtectedResource):
     @ns.marshal_with(todo)
     def get(self, id):
         """Show a todo"""
-        return read_todo(id, load_wanted(models.Todo))
+        return load_todo(id, response_fields(todo))
 
     @ns.expect(todo_input, validate=True)
     @ns.marshal_with(todo)
     @ns.response(400, "Invalid todo", error_model)
     def put(self, id):
         """Replace a todo"""
-        return save_changes(find_todo(id), payload(todo_input, replace=True))
+        found = load_todo(id, lock=True)
+        check_if_match(found, response_fields(todo))
+        return save_changes(found, payload(todo_input, replace=True))
 
     @ns.expect(todo_patch, validate=True)
     @ns.marshal_with(todo)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
         """Change some fields of a todo"""
-        return save_changes(find_todo(id), payload(todo_patch))
+        found = load_todo(id, lock=True)
+        check_if_match(found, response_fields(todo))
+        return save_changes(found, payload(todo_patch))
 
     @ns.response(204, "Todo deleted")
     def delete(self, id):
         """Delete a todo"""
-        db.session.delete(find_todo(id))
-        db.session.commit()
+        found = load_todo(id, lock=True)
+        check_if_match(found, response_fields(todo))
+        db.session.delete(found)
         return None, 204

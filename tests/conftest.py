@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 
 from api import config as settings
-from api.app import create_app
 from api.config import database_url
+from api.factory import create_app
 from models import ApiKey, User, db
 
 TEST_DATABASE_URL = database_url(os.environ.get("TEST_DATABASE_URL"))

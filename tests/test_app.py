@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.app import create_app
+from api.factory import create_app
 from tests.conftest import make_config
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from api.config import Config
-from api.cors import ALLOW_HEADERS, EXPOSE_HEADERS
+from api.plumbing.cors import ALLOW_HEADERS, EXPOSE_HEADERS
 
 TODOS = "/api/v1/todos/"
 ORIGIN = "https://app.example.com"

@@ -1,8 +1,8 @@
 import pytest
 
 from api import config as settings
-from api.app import create_app
 from api.config import Config, DevelopmentConfig, config_from_env, database_url
+from api.factory import create_app
 
 
 def test_testing_config(app):

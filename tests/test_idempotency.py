@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
-from api.idempotency import _fingerprint
+from api.idempotency import request_fingerprint
 from models import ApiKey, IdempotencyKey, Todo, db, utcnow
 from tests.clients import together
 
@@ -102,7 +102,7 @@ def test_a_response_showing_a_secret_is_never_stored(auth_client, alice):
 def claim_in_progress(app, account, body, created_at) -> IdempotencyKey:
     """A claim as a request that is still running (or died) leaves it."""
     with app.test_request_context(TODOS, method="POST", json=body):
-        fingerprint = _fingerprint()
+        fingerprint = request_fingerprint()
     record = IdempotencyKey(
         user_id=account.user.id,
         key="retry-me-1",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from api.app import create_app
+from api.factory import create_app
 from tests.conftest import make_config, running
 
 PASSWORD = "correct horse battery staple"

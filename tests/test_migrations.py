@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
-from api.app import create_app
+from api.factory import create_app
 from models import db
 from tests.conftest import make_config
 

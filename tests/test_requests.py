@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from api.app import create_app
+from api.factory import create_app
 from tests.conftest import make_config
 
 API = "/api/v1"

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.app import create_app
+from api.factory import create_app
 from models import ApiKey, User, db
 from tests.conftest import make_config
 from tests.live import answers

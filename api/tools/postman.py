@@ -27,7 +27,7 @@ import uuid
 from flask_restx import Api
 from flask_restx.swagger import extract_path
 
-from api.masks import FIELDS_PARAM
+from api.rest.masks import FIELDS_PARAM
 from api.tools.openapi import swagger_spec
 
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"

@@ -12,7 +12,7 @@ import pytest
 from flask import Blueprint, Flask
 from flask_restx import Api, Namespace, Resource, fields
 
-from api.rest import api
+from api.rest.blueprint import api
 from api.tools import postman
 from api.tools.openapi import swagger_spec
 from tests.live import ROOT, server

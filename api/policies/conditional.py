@@ -4,18 +4,18 @@ A representation's tag is a digest of the body the client receives, so it change
 exactly when what the client sees changes: the field mask, nested items and all. For a
 list, the `X-Total-Count` and `Link` headers belong to the representation too.
 
-`If-Match` is checked by the resource base class (`api.resource`) against the tag of
-the target's current representation, and the write itself is guarded by the row's
-version (`models.base.Versioned`), so a check that passes cannot be overtaken by
-another writer before the write lands.
+A write with `If-Match` loads its target with a row lock (`api.policies.loaders`), renders
+it as a GET would (`check_if_match`), and writes only if the tags agree: nobody can change
+the row between the check and the write.
 """
 
 import hashlib
 
 from flask import request
+from flask_restx import marshal
 from werkzeug.exceptions import PreconditionFailed
 
-from api.requests import header
+from api.plumbing.bodies import output_json
 
 TAGGED_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH"})
 REPRESENTATION_HEADERS = ("X-Total-Count", "Link")
@@ -49,29 +49,31 @@ def representation_tag(response) -> str:
 
 def tag_response(response):
     """Tag every 200 representation; answer a current `If-None-Match` with 304."""
-    req = request._get_current_object()
     if (
         response.status_code != 200
-        or req.method not in TAGGED_METHODS
+        or request.method not in TAGGED_METHODS
         or response.direct_passthrough
         or response.is_streamed
     ):
         return response
     tag = representation_tag(response)
     response.set_etag(tag)
-    if (
-        req.method in ("GET", "HEAD")
-        and header("If-None-Match") is not None
-        and req.if_none_match.contains_weak(tag)
-    ):
+    if request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(tag):
         response.status_code = 304
         response.data = b""
     return response
 
 
-def check_if_match(current: str | None) -> None:
-    """412 unless `If-Match` names `current` (strong comparison), or is `*` and it exists."""
-    if current is None or not request.if_match.contains(current):
+def check_if_match(row, fields: dict) -> None:
+    """412 unless `If-Match` (when sent) names the tag a GET of `row` shows with `fields`.
+
+    `*` matches any existing row. `row` must be loaded with its lock, so that the
+    representation cannot change before the write that follows lands.
+    """
+    if "If-Match" not in request.headers:
+        return
+    current = representation_tag(output_json(marshal(row, fields), 200))
+    if not request.if_match.contains(current):
         raise PreconditionFailed(
             "The resource has changed since the ETag in If-Match was issued: "
             "fetch it again and retry the change."

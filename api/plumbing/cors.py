@@ -22,6 +22,8 @@ EXPOSE_HEADERS = [
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "RateLimit",
+    "RateLimit-Policy",
     "Idempotent-Replayed",
 ]
 PREFLIGHT_MAX_AGE = 600

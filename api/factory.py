@@ -1,22 +1,22 @@
-"""The application factory."""
+"""The application factory: `create_app(config)` builds the Flask application in named steps."""
 
-import inspect
 import os
 
 from flask import Flask, redirect, url_for
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import health, rest
 from api.config import Config, config_from_env
-from api.connections import release_read_connection
-from api.converters import IdConverter
-from api.cors import init_cors
-from api.errors import register_error_handlers
-from api.extensions import limiter, migrate
-from api.logs import configure_logging
-from api.representation import ApiRequest, JsonProvider
-from api.requests import finish_request, start_request
+from api.extensions import migrate
+from api.plumbing import health
+from api.plumbing.bodies import ApiRequest, JsonProvider
+from api.plumbing.converters import IdConverter
+from api.plumbing.cors import init_cors
+from api.plumbing.errors import register_error_handlers
+from api.plumbing.hooks import finish_request, start_request
+from api.plumbing.log_format import configure_logging
+from api.policies.rate_limits import register_rate_limits
+from api.rest import blueprint
 from models import db
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
@@ -24,38 +24,18 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migration
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application; `config` defaults to the one `APP_ENV` names."""
-    app = ApiFlask("api", instance_relative_config=True)
+    app = Flask("api", instance_relative_config=True)
     load_config(app, config or config_from_env())
     configure_logging(app)
     configure_json(app)
-    # Before the extensions' hooks, so that every response, a 429 too, has a request id.
     register_proxy_fix(app)
+    # Before the extensions' hooks, so that every response, a 429 too, has a request id.
     register_request_hooks(app)
     register_extensions(app)
     register_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     return app
-
-
-class ApiFlask(Flask):
-    """Flask, asking once per function whether it is a coroutine function.
-
-    Flask asks it of every hook and view on every request, about a dozen times, to
-    run `async def` ones in an event loop; the answer never changes.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._is_coroutine: dict = {}
-
-    def ensure_sync(self, func):
-        # A view's bound method is new on every request; its function is not.
-        key = getattr(func, "__func__", func)
-        is_coroutine = self._is_coroutine.get(key)
-        if is_coroutine is None:
-            is_coroutine = self._is_coroutine[key] = inspect.iscoroutinefunction(func)
-        return self.async_to_sync(func) if is_coroutine else func
 
 
 def load_config(app: Flask, config: Config) -> None:
@@ -87,23 +67,13 @@ def configure_json(app: Flask) -> None:
 
 
 class NoCookieSession(SessionInterface):
-    """The API keeps no cookie session: none is read from a request or set on a response.
-
-    Flask's default would build a signing serializer on every request to look for one.
-    """
+    """The API keeps no cookie session: none is read from a request or set on a response."""
 
     def open_session(self, app, request):
         return None  # Flask then uses its null session, which refuses to be written
 
     def save_session(self, app, session, response):
         pass
-
-
-def register_extensions(app: Flask) -> None:
-    db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
-    limiter.init_app(app)
-    init_cors(app)
 
 
 def register_proxy_fix(app: Flask) -> None:
@@ -116,7 +86,13 @@ def register_proxy_fix(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     app.before_request(start_request)
     app.after_request(finish_request)
-    app.teardown_request(release_read_connection)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    register_rate_limits(app)
+    init_cors(app)
 
 
 def register_converters(app: Flask) -> None:
@@ -124,6 +100,6 @@ def register_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    app.register_blueprint(rest.blueprint)
+    app.register_blueprint(blueprint.blueprint)
     app.register_blueprint(health.blueprint)
     app.add_url_rule("/", "index", lambda: redirect(url_for("api.root")))

@@ -1,18 +1,22 @@
-"""The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces."""
+"""The `/api/v1` blueprint and the Flask-RESTX `Api` object that hosts the namespaces.
+
+This is the one module of `api/` that imports the namespaces: it registers them.
+"""
 
 from flask import Blueprint
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.utils import cached_property
 
-from api.auth import REALM, authorizations
-from api.conditional import tag_response
-from api.docs import render_swagger_ui
-from api.errors import DATABASE_UNAVAILABLE, error_model
-from api.representation import JSON, output_json
-from api.requests import check_body, refuse_nul
-from api.spec import Spec
+from api.plumbing.bodies import JSON, output_json
+from api.plumbing.errors import error_body, error_model
+from api.plumbing.hooks import check_body, refuse_nul
+from api.policies.authentication import REALM, authorizations
+from api.policies.conditional import tag_response
+from api.rest.spec import Spec
+from api.rest.swagger_ui import render_swagger_ui
 from namespaces.auth import ns as auth_ns
 from namespaces.bucketlist import ns as bucketlist_ns
 from namespaces.todos import ns as todos_ns
@@ -21,6 +25,8 @@ URL_PREFIX = "/api/v1"
 
 
 class RestApi(Api):
+    """Flask-RESTX's `Api`, answering in JSON only and documenting with `api.rest.spec`."""
+
     def make_response(self, data, *args, **kwargs):
         # JSON is the one representation, and Flask-RESTX answers with its default media
         # type whatever the Accept header asks: there is nothing to negotiate.
@@ -36,10 +42,7 @@ class RestApi(Api):
     def __schema__(self):
         # Flask-RESTX's own answers 200 with an error in place of a spec that fails to
         # build; a failure here is a 500 like any other bug.
-        with self._schema_lock:
-            if not self._schema:
-                self._schema = Spec(self).as_dict()
-        return self._schema
+        return Spec(self).as_dict()
 
 
 blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
@@ -69,12 +72,19 @@ def swagger_ui():
 
 
 @api.errorhandler(OperationalError)
-def database_unavailable(error):
-    """The database is unavailable; try again after Retry-After seconds."""
-    return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
+@api.errorhandler(StaleDataError)
+def database_error(error):
+    """The database is unavailable (503), or the change met a concurrent one (409)."""
+    return error_body(error)
 
 
-# Flask-Limiter's RateLimitExceeded (a route's own limit) and RateLimiter.count_request's.
+@api.errorhandler
+def unexpected_error(error):
+    """An unexpected error: logged, answered 500 without a traceback."""
+    return error_body(error)
+
+
+# Flask-Limiter's RateLimitExceeded (the API-wide default limit and `password_guard`'s).
 @api.errorhandler(TooManyRequests)
 def rate_limited(error):
     """Too many requests; try again after Retry-After seconds."""

@@ -3,8 +3,11 @@
 The first request with a key claims it by inserting a row, unique per account and key,
 and committing at once; a concurrent duplicate cannot insert the same row, so exactly
 one request runs. When it succeeds its response (status, body, `Location`) is stored
-on that row and replayed to every retry with the same key and the same request for
-`IDEMPOTENCY_TTL` seconds. The rows live in the database, so every process agrees.
+on that row, uncommitted: the resource commits it with what the request created
+(`api.rest.resource`), so a process that dies in between leaves neither, and the claim
+is taken over by a retry once abandoned. The response is replayed to every retry with
+the same key and the same request for `IDEMPOTENCY_TTL` seconds. The rows live in the
+database, so every process agrees.
 """
 
 import hashlib
@@ -13,13 +16,14 @@ import re
 from datetime import timedelta
 
 import orjson
-from flask import current_app, g, request
+from flask import current_app, request
 from flask.wrappers import Response
 from flask_restx.utils import unpack
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, Conflict, UnprocessableEntity
 
+from api.rest.masks import FIELDS_PARAM, requested_mask
 from models import IdempotencyKey, db, utcnow
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -45,20 +49,22 @@ IN_PROGRESS = "A request with this Idempotency-Key is still in progress"
 log = logging.getLogger(__name__)
 
 
-def idempotent(run, *, secret: bool = False):
-    """Run the POST handler `run` at most once per `Idempotency-Key` of the caller.
+def idempotent(run, user_id: int, *, secret: bool = False):
+    """Run the POST handler `run` at most once per `Idempotency-Key` of account `user_id`.
 
-    With `secret`, the response shows a secret once (a new API key), so its body is
-    never stored: a retry learns where the created resource is, not its secret.
+    Returns `run()`'s result, or the stored response of the first run with the same key
+    (422 when the key came with another request, 409 while that one still runs). The
+    stored response is left for the caller to commit with what `run` wrote. With
+    `secret`, the response shows a secret once (a new API key), so its body is never
+    stored: a retry learns where the created resource is, not its secret.
     """
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    credential = g.get("credential")
-    if key is None or credential is None:
+    if key is None:
         return run()
     if not _VALID_KEY.match(key):
         raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters.")
-    fingerprint = _fingerprint()
-    record, claimed = _claim(credential.user.id, key, fingerprint)
+    fingerprint = request_fingerprint()
+    record, claimed = _claim(user_id, key, fingerprint)
     if record.fingerprint != fingerprint:
         raise UnprocessableEntity(
             f"This {IDEMPOTENCY_HEADER} was already used with a different request; "
@@ -75,14 +81,19 @@ def idempotent(run, *, secret: bool = False):
     return result
 
 
-def _fingerprint() -> str:
-    """The request a key stands for: method, path and query, and the JSON body."""
+def request_fingerprint() -> str:
+    """The request a key stands for: method, path, query, field mask and JSON body.
+
+    The mask counts once, whether it came as `X-Fields` or as `?fields=`.
+    """
+    query = sorted((k, v) for k, v in request.args.items(multi=True) if k != FIELDS_PARAM)
     body = request.get_json(silent=True)
     if body is None:
         content = request.get_data()
     else:
         content = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(f"{request.method} {request.full_path}\n".encode())
+    head = orjson.dumps([request.method, request.path, query, requested_mask()])
+    digest = hashlib.sha256(head + b"\n")
     digest.update(content)
     return digest.hexdigest()
 
@@ -171,7 +182,8 @@ def _replay(record: IdempotencyKey):
 
 
 def _store(record: IdempotencyKey, result, secret: bool) -> None:
-    """Keep a success for replays; forget anything else, so that a retry runs again."""
+    """Keep a success for replays, uncommitted; forget anything else, so that a retry
+    runs again."""
     if isinstance(result, Response):
         data, status, headers = result.get_json(silent=True), result.status_code, result.headers
     else:
@@ -182,7 +194,6 @@ def _store(record: IdempotencyKey, result, secret: bool) -> None:
     record.status = status
     record.body = None if secret else orjson.dumps(data).decode()
     record.location = (headers or {}).get("Location")
-    db.session.commit()
 
 
 def _release(record: IdempotencyKey) -> None:

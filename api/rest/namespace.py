@@ -1,6 +1,6 @@
 """The Namespace every module of `namespaces/` uses.
 
-It is Flask-RESTX's own, with `marshal_with` that checks the field mask before the
+It is Flask-RESTX's own, with a `marshal_with` that checks the field mask before the
 handler runs, accepts it in the `fields` query parameter too, and documents the headers
 that come with lists (pagination) and with 201s (`Location`).
 """
@@ -10,11 +10,11 @@ from http import HTTPStatus
 
 import flask_restx
 from flask import Response
+from flask_restx import marshal
 from flask_restx.utils import merge, unpack
 
-from api.marshalling import marshal
-from api.masks import FIELDS_PARAM, MASK_DESCRIPTION, select_fields
-from api.pagination import PAGE_HEADERS
+from api.policies.pagination import PAGE_HEADERS
+from api.rest.masks import FIELDS_PARAM, MASK_DESCRIPTION, response_fields
 
 LOCATION_HEADER = {"Location": {"type": "string", "description": "The new resource's URL"}}
 
@@ -29,17 +29,19 @@ class Namespace(flask_restx.Namespace):
         default_mask: str | None = None,
         **kwargs,
     ):
-        """Marshal with `fields`, masked by the request or else by `default_mask`."""
+        """Marshal the handler's result with `fields`, masked by the request's mask or
+        else by `default_mask`; a mask that cannot be used is a 400 before the handler runs.
+        """
 
         def wrapper(func):
             @wraps(func)
             def marshalled(*args, **kw):
-                masked = select_fields(fields, default_mask)
-                response = func(*args, **kw)
-                if isinstance(response, Response):
-                    return response
-                data, status, headers = unpack(response)
-                return marshal(data, masked), status, headers
+                shown = response_fields(fields, default_mask)
+                result = func(*args, **kw)
+                if isinstance(result, Response):
+                    return result
+                data, status, headers = unpack(result)
+                return marshal(data, shown), status, headers
 
             documented = [fields] if as_list else fields
             headers = {**(PAGE_HEADERS if as_list else {}), **kwargs.pop("headers", {})}

@@ -37,12 +37,12 @@ def _references(schema) -> set[str]:
 class Spec(Swagger):
     def __init__(self, api):
         super().__init__(api)
-        self._masked_models: set[str] = set()
+        self.masked_models: set[str] = set()
 
     def as_dict(self):
         spec = super().as_dict()
         definitions = spec.get("definitions", {})
-        pending = set(self._masked_models)
+        pending = set(self.masked_models)
         seen = set()
         while pending:
             name = pending.pop()
@@ -61,7 +61,7 @@ class Spec(Swagger):
             document(responses, 400, "A field mask that cannot be used")
             for code, response in responses.items():
                 if code.startswith("2"):
-                    self._masked_models |= _references(response.get("schema"))
+                    self.masked_models |= _references(response.get("schema"))
         if any(p["in"] == "body" for p in parameters):
             document(responses, 400, "A body that is not valid JSON")
         if method in BODY_METHODS:

@@ -2,7 +2,6 @@
 
 import logging
 import sys
-import time
 from datetime import UTC, datetime
 
 import orjson
@@ -32,20 +31,6 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
-class TextFormatter(logging.Formatter):
-    """The text format, with each second's time of day formatted once, not once a line."""
-
-    def __init__(self, fmt: str):
-        super().__init__(fmt)
-        self._second = (None, "")
-
-    def formatTime(self, record, datefmt=None):
-        second = int(record.created)
-        if self._second[0] != second:
-            self._second = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
-        return f"{self._second[1]},{int(record.msecs):03d}"
-
-
 class StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is at the time, not at start-up."""
 
@@ -70,8 +55,8 @@ def configure_logging(app) -> None:
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(TextFormatter(TEXT_FORMAT))
-    for name in ("api", app.logger.name):
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    for name in ("api", "flask-limiter", app.logger.name):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(app.config["LOG_LEVEL"])

@@ -1,24 +1,51 @@
-"""Request bodies: only the fields a client may set are ever applied."""
+"""The models of a resource and its fields: what a client may send, and what it gets back.
+
+Only the fields a client may set are ever applied from a body (`payload`): `id`, the
+owner, timestamps and `uri` are the server's.
+"""
 
 import copy
 from typing import NamedTuple
 
-from flask import request
-from flask_restx import fields as restx_fields
+from flask import request, url_for
+from flask_restx import fields
+from flask_restx.fields import get_value
 
-from api.urls import ResourceUrl
 from models import db
+
+
+class ResourceUrl(fields.Url):
+    """The absolute URL of a resource, built from named attributes of the object.
+
+    `ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id")` builds the item's
+    URL from its `bucket_id` and `id`.
+    """
+
+    __schema_format__ = "uri"
+
+    def __init__(self, endpoint: str, **arguments: str):
+        super().__init__(endpoint, absolute=True, readonly=True)
+        self.arguments = arguments or {"id": "id"}
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The attributes the URL is built from, which a loader must load."""
+        return tuple(self.arguments.values())
+
+    def output(self, key, obj, **kwargs):
+        values = {name: get_value(attribute, obj) for name, attribute in self.arguments.items()}
+        return url_for(self.endpoint, _external=True, **values)
 
 
 def partial(ns, model, name: str):
     """The same fields as `model`, none required: the body of a JSON merge patch."""
-    fields = {}
+    optional = {}
     for key, field in model.items():
         field = copy.copy(field)
         field.required = False
         field.default = None
-        fields[key] = field
-    return ns.model(name, fields)
+        optional[key] = field
+    return ns.model(name, optional)
 
 
 class Models(NamedTuple):
@@ -40,9 +67,9 @@ def resource_models(ns, name: str, writable: dict, uri: ResourceUrl, **read_only
         name,
         given,
         {
-            "id": restx_fields.Integer(readonly=True),
-            "created_at": restx_fields.DateTime(readonly=True),
-            "updated_at": restx_fields.DateTime(readonly=True),
+            "id": fields.Integer(readonly=True),
+            "created_at": fields.DateTime(readonly=True),
+            "updated_at": fields.DateTime(readonly=True),
             "uri": uri,
             **read_only,
         },
@@ -53,10 +80,10 @@ def resource_models(ns, name: str, writable: dict, uri: ResourceUrl, **read_only
 def text(max_length: int, example: str, required: bool = False):
     """A text field; a required one must hold a non-blank character."""
     if required:
-        return restx_fields.String(
+        return fields.String(
             required=True, min_length=1, max_length=max_length, pattern=r"\S", example=example
         )
-    return restx_fields.String(max_length=max_length, default="", example=example)
+    return fields.String(max_length=max_length, default="", example=example)
 
 
 def payload(model, *, replace: bool = False) -> dict:
@@ -77,14 +104,17 @@ def payload(model, *, replace: bool = False) -> dict:
 
 
 def save_changes(row, data: dict):
-    """Apply a validated body (see `payload`) to `row`, commit, and return the row."""
+    """Apply a validated body (see `payload`) to `row` and flush; returns the row.
+
+    The resource commits when the handler has returned (`api.rest.resource`).
+    """
     row.update(data)
-    db.session.commit()
+    db.session.flush()
     return row
 
 
 def save_new(row, url: ResourceUrl) -> tuple:
-    """Insert `row`, commit, and answer 201 with its `Location` (the same URL as its `uri`)."""
+    """Insert `row` and flush; `(row, 201, {"Location": its URL})` for the response."""
     db.session.add(row)
-    db.session.commit()
+    db.session.flush()
     return row, 201, {"Location": url.output("uri", row)}

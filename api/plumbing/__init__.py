@@ -1,0 +1,1 @@
+"""HTTP plumbing: what every request goes through, whichever resource answers it."""

@@ -1,0 +1,71 @@
+"""Every error is a JSON body with a `message`; no HTML page and no traceback, ever.
+
+`error_body` is the one answer to an exception that is not an HTTP error: the app's
+handlers (outside the blueprint) and the `Api`'s (inside it) both use it, so a 500, a
+503 or a 409 for a database conflict reads the same wherever it happens.
+"""
+
+import logging
+
+from flask_restx import Model, fields
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from api.plumbing.bodies import output_json
+
+log = logging.getLogger(__name__)
+
+error_model = Model(
+    "Error",
+    {
+        "message": fields.String(required=True, description="What went wrong"),
+        "errors": fields.Raw(description="Per-field reasons, for validation errors"),
+    },
+)
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+CONFLICT = "The change collided with a concurrent one and was not made; retry it."
+UNEXPECTED = "The server hit an unexpected error; it has been logged."
+# PostgreSQL's serialization failure and deadlock: the transaction can simply be retried.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_conflict(error: Exception) -> bool:
+    """Whether `error` is a lost race a retry resolves, not a failure of the database."""
+    if isinstance(error, StaleDataError):
+        return True
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and sqlstate in RETRYABLE_SQLSTATES
+
+
+def error_body(error: Exception) -> tuple[dict, int, dict]:
+    """`(body, status, headers)` answering an exception that is not an HTTP error."""
+    if is_conflict(error):
+        log.info("Write conflict: %s", error)
+        return {"message": CONFLICT}, 409, {"Retry-After": "1"}
+    if isinstance(error, OperationalError):
+        log.error("Database unavailable: %s", error.orig or error)
+        return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
+    log.error("Unhandled exception", exc_info=error)
+    return {"message": UNEXPECTED}, 500, {}
+
+
+def http_error(error: HTTPException):
+    """An HTTP error raised outside the API's resources (unknown URLs, 405s, 413s)."""
+    headers = {
+        name: value
+        for name, value in error.get_response().headers.items()
+        if name.lower() not in ("content-type", "content-length")
+    }
+    return output_json({"message": error.description or error.name}, error.code or 500, headers)
+
+
+def unexpected_error(error: Exception):
+    """Any other exception outside the API's resources."""
+    return output_json(*error_body(error))
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)

@@ -1,0 +1,172 @@
+"""Authentication: who makes a request, one mechanism for every protected resource.
+
+A request proves who it is with an API key (`X-API-KEY: <key>`) or a bearer token
+(`Authorization: Bearer <token>`). Both are looked up by their SHA-256 digest in the
+database on every request, so a revoked or expired credential is refused at once by
+every process. The credential is resolved once per request and kept on `g`, as Flask
+keeps the current user: the rate limiter counts by its account, the resource refuses a
+request without one.
+"""
+
+import hmac
+from typing import NamedTuple
+
+from flask import g, request
+from flask_restx.utils import merge
+from sqlalchemy import select
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
+
+from api.plumbing.errors import error_model
+from api.policies.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAM,
+    IN_PROGRESS,
+    KEY_REUSED,
+    idempotent,
+)
+from api.rest.resource import Resource
+from models import AccessToken, ApiKey, User, db, digest, utcnow
+
+API_KEY_HEADER = "X-API-KEY"
+REALM = "todos-api"
+
+authorizations = {
+    "apikey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+    "bearer": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'A token from `POST /auth/login`, sent as "Bearer &lt;token&gt;".',
+    },
+    "basic": {"type": "basic", "description": "Email and password, for `POST /auth/login` only."},
+}
+SECURITY = [{"apikey": []}, {"bearer": []}]
+
+MISSING = (
+    f"Authentication required: send an {API_KEY_HEADER} header or an "
+    "'Authorization: Bearer <token>' header."
+)
+INVALID_KEY = "The API key is invalid or has been revoked."
+INVALID_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 (a message)
+
+
+class Credential(NamedTuple):
+    """Who made the request, and with what."""
+
+    user: User
+    kind: str  # "apikey" or "bearer"
+    id: int
+    # The account's id as a plain value, readable even after a rollback expired `user`.
+    user_id: int
+
+
+class Authentication(NamedTuple):
+    """What the request's credentials prove: a `credential`, or else why not (`refusal`)."""
+
+    credential: Credential | None
+    refusal: str | None = None
+
+
+class AuthenticationFailed(Unauthorized):
+    """401 with a challenge naming the scheme the client should use."""
+
+    def __init__(self, description: str, scheme: str = "bearer"):
+        super().__init__(description, www_authenticate=WWWAuthenticate(scheme, {"realm": REALM}))
+
+
+def bearer_token() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def _lookup(model, secret: str, kind: str) -> Credential | None:
+    """The live credential of `model` (ApiKey or AccessToken) behind `secret`, or None."""
+    presented = digest(secret)
+    statement = (
+        select(User, model.id, model.digest)
+        .join(model, model.user_id == User.id)
+        .where(model.digest == presented)
+        # The account's counts (`models.counts`) as the database keeps them now.
+        .execution_options(populate_existing=True)
+    )
+    if model is AccessToken:
+        statement = statement.where(AccessToken.expires_at > utcnow())
+    row = db.session.execute(statement).first()
+    if row is None or not hmac.compare_digest(row.digest, presented):
+        return None
+    return Credential(row.User, kind, row.id, row.User.id)
+
+
+def _authenticate() -> Authentication:
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        found = _lookup(ApiKey, key, "apikey")
+        return Authentication(found, None if found else INVALID_KEY)
+    token = bearer_token()
+    if token:
+        found = _lookup(AccessToken, token, "bearer")
+        return Authentication(found, None if found else INVALID_TOKEN)
+    return Authentication(None, MISSING)
+
+
+def authentication() -> Authentication:
+    """What the current request's credentials prove, looked up once per request."""
+    if "authentication" not in g:
+        g.authentication = _authenticate()
+    return g.authentication
+
+
+def authenticated() -> Credential | None:
+    """The current request's valid credential, or None (none sent, or not a valid one)."""
+    return authentication().credential
+
+
+def require_credential() -> Credential:
+    """The current request's credential, or 401 saying what is wrong with it."""
+    found = authentication()
+    if found.credential is None:
+        raise AuthenticationFailed(found.refusal)
+    return found.credential
+
+
+def current_credential() -> Credential:
+    return require_credential()
+
+
+def current_user() -> User:
+    """The account making the current request (401 without one)."""
+    return require_credential().user
+
+
+class ProtectedResource(Resource):
+    """A resource every method of which needs an API key or a bearer token."""
+
+    __apidoc__ = merge(
+        Resource.__apidoc__,
+        {
+            "security": SECURITY,
+            "responses": {"401": ("Missing, invalid, expired or revoked credentials", error_model)},
+            # Idempotent retries are kept per account, so only here.
+            "post": {
+                "params": {IDEMPOTENCY_HEADER: IDEMPOTENCY_PARAM},
+                "responses": {
+                    "409": (IN_PROGRESS, error_model),
+                    "422": (KEY_REUSED, error_model),
+                },
+            },
+        },
+    )
+
+    def dispatch_request(self, *args, **kwargs):
+        # Before body validation: an anonymous caller learns nothing about the payload.
+        require_credential()
+        return super().dispatch_request(*args, **kwargs)
+
+    def write(self, handler):
+        """A POST runs at most once per `Idempotency-Key` of the caller's account."""
+        if request.method == "POST":
+            return idempotent(handler, current_user().id, secret=self.secret_response)
+        return handler()

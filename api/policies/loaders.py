@@ -1,0 +1,70 @@
+"""Owner-scoped loading: a row that is not the caller's does not exist for them.
+
+`load_owned` is the one way a resource finds its row, for reads and writes alike; each
+namespace wraps it in one loader per entity (`load_todo`, `load_bucket`, ...).
+"""
+
+from flask_restx import abort
+from sqlalchemy import select, text
+
+from api.policies.authentication import current_user
+from api.rest.masks import load_options
+from models import db
+
+
+def owned(entity, **scope) -> list:
+    """Conditions: the row is the caller's, and each `scope` column has its given value."""
+    return [
+        entity.user_id == current_user().id,
+        *(getattr(entity, name) == value for name, value in scope.items()),
+    ]
+
+
+def fresh(statement):
+    """`statement`, its ORM objects refreshed with what the database holds now.
+
+    The session may hold them already, from earlier in the request (or, where an app
+    context outlives a request, from an earlier one); a locked read must see the row as
+    it is locked, as SQLAlchemy's documentation of `with_for_update` advises.
+    """
+    return statement.execution_options(populate_existing=True)
+
+
+def load_owned(
+    entity, ident: int, *, fields: dict | None = None, lock: bool = False, name: str, **scope
+):
+    """The caller's `entity` with this id (and these `scope` column values), or 404.
+
+    `fields` (from `api.rest.masks.response_fields`) limits what is loaded to what the
+    response shows; None loads every column. With `lock`, for a write, the row is
+    locked until the transaction ends: FOR NO KEY UPDATE on PostgreSQL (the lock its
+    UPDATE takes, which still lets others add rows that refer to it), and SQLite's write
+    lock taken now (`BEGIN IMMEDIATE`), since SQLite locks the whole database. Concurrent
+    writers of one row so take turns, each on the row as the one before left it.
+    """
+    statement = fresh(select(entity).where(entity.id == ident, *owned(entity, **scope)))
+    if fields is not None:
+        statement = statement.options(*load_options(entity, fields, owned))
+    if lock:
+        statement = statement.with_for_update(key_share=True)
+        begin_writing()
+    found = db.session.scalars(statement).first()
+    if found is None:
+        abort(404, f"{name} {ident} not found.")
+    return found
+
+
+def begin_writing() -> None:
+    """Start the session's transaction as a writer: on SQLite, take the database's write
+    lock now instead of at the first write, so what is read next cannot change before it.
+
+    Python's sqlite3 opens a transaction only at the first INSERT, UPDATE or DELETE; the
+    reads before it see whatever is committed meanwhile. Elsewhere this does nothing:
+    row locks (`with_for_update`) do the same job.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if not driver.in_transaction:
+        connection.execute(text("BEGIN IMMEDIATE"))
