@@ -1,15 +1,21 @@
 """Idempotency-Key on POST: a retry replays the first response and creates nothing new."""
 
+import http.client
 import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, update
 
-from api.idempotency import request_fingerprint
+from api.policies.idempotency import ABANDONED_AFTER, request_fingerprint
 from models import ApiKey, IdempotencyKey, Todo, db, utcnow
 from tests.clients import together
+from tests.live import ROOT, call, free_port, register, server, server_database, wait_until_healthy
 
 TODOS = "/api/v1/todos/"
 KEYS = "/api/v1/auth/keys/"
@@ -178,3 +184,137 @@ def test_the_spec_documents_idempotency_keys(client):
             continue
         assert params["Idempotency-Key"]["in"] == "header", path
         assert {"409", "422"} <= set(operation["responses"]), path
+
+
+MASK = "{id,title}"
+
+
+def masked(how: str, mask: str | None) -> dict:
+    """The arguments of a keyed POST that sends `mask` as `X-Fields` or as `?fields=`."""
+    if mask is None:
+        return {"headers": key()}
+    if how == "header":
+        return {"headers": {**key(), "X-Fields": mask}}
+    return {"headers": key(), "query_string": {"fields": mask}}
+
+
+@pytest.mark.parametrize(("sent", "resent"), [("header", "query"), ("query", "header")])
+def test_a_mask_is_one_request_as_a_header_or_a_query_argument(auth_client, sent, resent):
+    first = auth_client.post(TODOS, json=MILK, **masked(sent, MASK))
+    assert first.status_code == 201
+    assert set(first.get_json()) == {"id", "title"}
+    retry = auth_client.post(TODOS, json=MILK, **masked(resent, MASK))
+    assert (retry.status_code, retry.get_json()) == (201, first.get_json())
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert count(Todo) == 1
+
+
+OTHER_MASKS = {
+    "X-Fields {id}": ("header", "{id}"),
+    "?fields={id}": ("query", "{id}"),
+    "no mask": ("", None),
+}
+
+
+@pytest.mark.parametrize("sent", ["header", "query"])
+@pytest.mark.parametrize("other", OTHER_MASKS.values(), ids=OTHER_MASKS)
+def test_the_same_key_with_another_mask_is_422(auth_client, sent, other):
+    assert auth_client.post(TODOS, json=MILK, **masked(sent, MASK)).status_code == 201
+    response = auth_client.post(TODOS, json=MILK, **masked(*other))
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.get_json()["message"]
+    assert count(Todo) == 1
+
+
+# `manage.py run`, except that the process dies (exit code 1) when a session is about to
+# commit the stored response of an Idempotency-Key: after the handler created its row,
+# before the response that a retry would replay is committed.
+DIES_BEFORE_STORING = """
+import os
+import sys
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from models import IdempotencyKey
+
+
+def storing(row) -> bool:
+    if not isinstance(row, IdempotencyKey):
+        return False
+    return any(status is not None for status in inspect(row).attrs.status.history.added)
+
+
+@event.listens_for(Session, "before_commit")
+def die(session):
+    if any(storing(row) for row in session.dirty):
+        os._exit(1)
+
+
+import manage
+
+manage.cli.main(sys.argv[1:], prog_name="manage.py")
+"""
+
+
+@contextmanager
+def dying_server(env: dict, log):
+    """`DIES_BEFORE_STORING` on a loopback port; yields its base URL and its process."""
+    port = free_port()
+    environment = {**os.environ, "APP_ENV": "development", **env}
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", DIES_BEFORE_STORING, "run", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(url, process)
+            yield url, process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_server_killed_before_storing_the_response_created_nothing(database, tmp_path):
+    """Killed between creating the todo and committing the response a retry would replay,
+    a server leaves only its abandoned claim: the retry creates the one todo."""
+    body = {"title": "Survive the kill", "description": "once"}
+    with server_database(database, tmp_path) as url:
+        env = {"DATABASE_URL": url}
+        with dying_server(env, tmp_path / "dying.log") as (base, process):
+            headers = {**register(base, "killed@example.com").headers, **key("kill")}
+            with pytest.raises((OSError, http.client.HTTPException)):
+                call("POST", base + TODOS, body, headers)
+            assert process.wait(timeout=10) == 1
+
+        engine = create_engine(url)
+        todos, claims = Todo.__table__, IdempotencyKey.__table__
+        titled = select(func.count()).select_from(todos).where(todos.c.title == body["title"])
+        try:
+            with engine.begin() as connection:
+                left_by_kill = connection.scalar(titled)
+                claim = connection.execute(select(claims)).one()
+                assert (claim.key, claim.status) == ("kill", None)
+                # Abandoned long ago, rather than waiting ABANDONED_AFTER for it.
+                long_ago = utcnow() - ABANDONED_AFTER - timedelta(minutes=1)
+                connection.execute(update(claims).values(created_at=long_ago))
+            with server("run", env=env, log=tmp_path / "server.log") as base:
+                status, head, created = call("POST", base + TODOS, body, headers)
+                assert status == 201, created
+                assert "Idempotent-Replayed" not in head
+                replayed = call("POST", base + TODOS, body, headers)
+                assert replayed[0] == 201 and replayed[1]["Idempotent-Replayed"] == "true"
+                assert replayed[2] == created
+            with engine.connect() as connection:
+                after_retry = connection.scalar(titled)
+        finally:
+            engine.dispose()
+    # The old order, the todo committed before its response, leaves (1, 2).
+    assert (left_by_kill, after_retry) == (0, 1)
