@@ -54,6 +54,7 @@ item_listing = Listing(
     models.Item,
     {"created_at": models.Item.created_at, "name": models.Item.name, "id": models.Item.id},
     filters={"done": equal_to(models.Item.done), "q": containing(models.Item.name)},
+    scope=("bucket_id",),
 )
 
 

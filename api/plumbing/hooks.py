@@ -79,7 +79,7 @@ def log_access(response, request_id: str | None, started: float) -> None:
     credential = authentication.credential if authentication else None
     fields = {
         "request_id": request_id,
-        "user_id": credential.user_id if credential else None,
+        "user_id": credential.user.id if credential else None,
         "method": request.method,
         "path": request.path,
         "status": response.status_code,

@@ -9,11 +9,13 @@ request without one.
 """
 
 import hmac
+from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from flask import g, request
 from flask_restx.utils import merge
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -51,14 +53,28 @@ INVALID_KEY = "The API key is invalid or has been revoked."
 INVALID_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 (a message)
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The account behind a request: what handlers need of it, read with the credential.
+
+    Plain values, not an ORM object: they stay readable whatever the session does later
+    in the request (a rollback expires ORM objects).
+    """
+
+    id: int
+    email: str
+    created_at: datetime
+    # Kept by the database (models.counts): unfiltered lists take their totals from here.
+    todo_count: int
+    bucket_count: int
+
+
 class Credential(NamedTuple):
     """Who made the request, and with what."""
 
-    user: User
+    user: Principal
     kind: str  # "apikey" or "bearer"
     id: int
-    # The account's id as a plain value, readable even after a rollback expired `user`.
-    user_id: int
 
 
 class Authentication(NamedTuple):
@@ -82,22 +98,35 @@ def bearer_token() -> str | None:
     return None
 
 
+ACCOUNT = (User.id, User.email, User.created_at, User.todo_count, User.bucket_count)
+
+
+def _lookup_statement(model):
+    """The account behind a credential of `model`, by its digest (bound as `digest`).
+
+    Built once: a request binds the digest and nothing else.
+    """
+    statement = (
+        select(model.id.label("credential_id"), model.digest, *ACCOUNT)
+        .join(User, User.id == model.user_id)
+        .where(model.digest == bindparam("digest"))
+    )
+    if model is AccessToken:
+        statement = statement.where(AccessToken.expires_at > bindparam("now"))
+    return statement
+
+
+LOOKUPS = {model: _lookup_statement(model) for model in (ApiKey, AccessToken)}
+
+
 def _lookup(model, secret: str, kind: str) -> Credential | None:
     """The live credential of `model` (ApiKey or AccessToken) behind `secret`, or None."""
     presented = digest(secret)
-    statement = (
-        select(User, model.id, model.digest)
-        .join(model, model.user_id == User.id)
-        .where(model.digest == presented)
-        # The account's counts (`models.counts`) as the database keeps them now.
-        .execution_options(populate_existing=True)
-    )
-    if model is AccessToken:
-        statement = statement.where(AccessToken.expires_at > utcnow())
-    row = db.session.execute(statement).first()
+    row = db.session.execute(LOOKUPS[model], {"digest": presented, "now": utcnow()}).first()
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None
-    return Credential(row.User, kind, row.id, row.User.id)
+    account = Principal(*(getattr(row, column.key) for column in ACCOUNT))
+    return Credential(account, kind, row.credential_id)
 
 
 def _authenticate() -> Authentication:
@@ -136,7 +165,7 @@ def current_credential() -> Credential:
     return require_credential()
 
 
-def current_user() -> User:
+def current_user() -> Principal:
     """The account making the current request (401 without one)."""
     return require_credential().user
 

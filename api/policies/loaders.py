@@ -4,8 +4,10 @@
 namespace wraps it in one loader per entity (`load_todo`, `load_bucket`, ...).
 """
 
+from functools import lru_cache
+
 from flask_restx import abort
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from api.policies.authentication import current_user
 from api.rest.masks import load_options
@@ -30,25 +32,45 @@ def fresh(statement):
     return statement.execution_options(populate_existing=True)
 
 
+@lru_cache(maxsize=64)
+def owned_statement(entity, scope: tuple[str, ...] = (), lock: bool = False):
+    """`SELECT entity` by id (bound as `id`), owner (`owner`) and each `scope` column
+    (bound under its name), fresh; with `lock`, FOR NO KEY UPDATE.
+
+    Built once per shape: SQLAlchemy works out a statement's cache key once per statement
+    object, and building it again on every request cost about a tenth of a GET.
+    """
+    criteria = [
+        entity.id == bindparam("id"),
+        entity.user_id == bindparam("owner"),
+        *(getattr(entity, name) == bindparam(name) for name in scope),
+    ]
+    statement = fresh(select(entity).where(*criteria))
+    return statement.with_for_update(key_share=True) if lock else statement
+
+
 def load_owned(
     entity, ident: int, *, fields: dict | None = None, lock: bool = False, name: str, **scope
 ):
     """The caller's `entity` with this id (and these `scope` column values), or 404.
 
     `fields` (from `api.rest.masks.response_fields`) limits what is loaded to what the
-    response shows; None loads every column. With `lock`, for a write, the row is
-    locked until the transaction ends: FOR NO KEY UPDATE on PostgreSQL (the lock its
-    UPDATE takes, which still lets others add rows that refer to it), and SQLite's write
-    lock taken now (`BEGIN IMMEDIATE`), since SQLite locks the whole database. Concurrent
-    writers of one row so take turns, each on the row as the one before left it.
+    response shows; None loads every column and no relation. With `lock`, for a write,
+    the row is locked until the transaction ends: FOR NO KEY UPDATE on PostgreSQL (the
+    lock its UPDATE takes, which still lets others add rows that refer to it), and
+    SQLite's write lock taken now (`BEGIN IMMEDIATE`), since SQLite locks the whole
+    database. Concurrent writers of one row so take turns, each on the row as the one
+    before left it.
     """
-    statement = fresh(select(entity).where(entity.id == ident, *owned(entity, **scope)))
+    statement = owned_statement(entity, tuple(sorted(scope)), lock)
     if fields is not None:
-        statement = statement.options(*load_options(entity, fields, owned))
+        options = load_options(entity, fields, owned)
+        if options:
+            statement = statement.options(*options)
     if lock:
-        statement = statement.with_for_update(key_share=True)
         begin_writing()
-    found = db.session.scalars(statement).first()
+    params = {"id": ident, "owner": current_user().id, **scope}
+    found = db.session.scalars(statement, params).first()
     if found is None:
         abort(404, f"{name} {ident} not found.")
     return found

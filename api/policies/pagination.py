@@ -9,15 +9,17 @@ along `next` sees every row once even while rows are added.
 import math
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import current_app, request
 from flask_restx import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from werkzeug.exceptions import BadRequest
 
+from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
 from api.rest.masks import load_options
 from models import db
@@ -103,9 +105,10 @@ def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
 
 
 class Filter(NamedTuple):
-    """A list filter: the SQL condition a query argument's value makes."""
+    """A list filter: its SQL condition on a bound parameter, and the value bound to it."""
 
-    condition: Callable  # query argument -> SQL condition
+    condition: Callable  # bound parameter -> SQL condition
+    value: Callable = lambda argument: argument  # query argument -> bound value
 
 
 def escape_like(text: str) -> str:
@@ -120,7 +123,7 @@ def equal_to(column) -> Filter:
 
 def containing(column) -> Filter:
     """A list filter: `column` holds the query argument literally, whatever the case."""
-    return Filter(lambda text: column.icontains(escape_like(text), escape="/"))
+    return Filter(lambda pattern: column.icontains(pattern, escape="/"), escape_like)
 
 
 class Page(NamedTuple):
@@ -130,17 +133,24 @@ class Page(NamedTuple):
     has_next: bool
 
 
+# The kinds of page statement: page N by OFFSET, the last page, and the pages after and
+# before a cursor's row.
+OFFSET = "offset"
+
+
 class Listing:
     """How the caller's rows of one entity are listed, a page at a time.
 
     `sortable` maps each sort name to its column; the last one must be the unique id,
-    which breaks ties. `filters` maps a query argument to its `Filter`.
+    which breaks ties. `filters` maps a query argument to its `Filter`; `scope` names
+    further columns a list is confined to (the bucket of items).
     """
 
-    def __init__(self, entity, sortable: dict, filters: dict | None = None):
+    def __init__(self, entity, sortable: dict, filters: dict | None = None, scope=()):
         self.entity = entity
         self.sortable = sortable
         self.filters = filters or {}
+        self.scope = tuple(scope)
         self.id_column = list(sortable.values())[-1]
 
     def sort_columns(self, sort: str) -> list:
@@ -150,35 +160,63 @@ class Listing:
             columns.append(self.id_column)
         return columns
 
+    def criteria(self, filters: tuple[str, ...]) -> list:
+        """The rows' conditions: the owner (bound as `owner`), the scope columns and the
+        `filters` named (each bound under its own name)."""
+        return [
+            self.entity.user_id == bindparam("owner"),
+            *(getattr(self.entity, name) == bindparam(name) for name in self.scope),
+            *(self.filters[name].condition(bindparam(name)) for name in filters),
+        ]
+
+    def count_statement(self, filters: tuple[str, ...]):
+        return statement_of(self, "count", "", filters)
+
+    def page_statement(self, kind: str, sort: str, filters: tuple[str, ...]):
+        return statement_of(self, kind, sort, filters)
+
+    def build(self, kind: str, sort: str, filters: tuple[str, ...]):
+        """The statement of one shape: the count, or the rows of a `kind` of page in
+        `sort` order (reversed for the last page and the one before a cursor), bound to
+        `limit`, and to `offset` or the cursor's sort key (`key0`, `key1`)."""
+        if kind == "count":
+            return select(func.count()).select_from(self.entity).where(*self.criteria(filters))
+        columns = self.sort_columns(sort)
+        flip = sort.startswith("-") != (kind in (LAST, PREV))
+        rows = fresh(select(self.entity).where(*self.criteria(filters)))
+        rows = rows.order_by(*(c.desc() if flip else c.asc() for c in columns))
+        if kind in (NEXT, PREV):
+            key = tuple_(*columns)
+            bound = tuple_(*(bindparam(f"key{i}", type_=c.type) for i, c in enumerate(columns)))
+            rows = rows.where(key < bound if flip else key > bound)
+        if kind == OFFSET:
+            rows = rows.offset(bindparam("offset"))
+        return rows.limit(bindparam("limit"))
+
     def page(self, args: dict, fields: dict, count: int | None = None, **scope) -> tuple:
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
-        value of further columns the list is confined to (the bucket of items); `fields`
-        (from `api.rest.masks.response_fields`) which columns and relations to load.
-        `count` is how many rows the unfiltered list holds when the database keeps that
-        count (`models.counts`): with no filter applied no COUNT runs.
+        value of each scope column; `fields` (from `api.rest.masks.response_fields`)
+        which columns and relations to load. `count` is how many rows the unfiltered list
+        holds when the database keeps that count (`models.counts`): with no filter
+        applied no COUNT runs.
         """
         sort, per_page = args["sort"], args["per_page"]
-        filtered = [
-            self.filters[name].condition(args[name])
-            for name in self.filters
-            if args.get(name) not in (None, "")
-        ]
-        criteria = [*owned(self.entity, **scope), *filtered]
-        if count is None or filtered:
-            counted = select(func.count()).select_from(self.entity).where(*criteria)
-            count = db.session.scalar(counted)
+        filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
+        params = {"owner": current_user().id, **scope}
+        params.update((name, self.filters[name].value(args[name])) for name in filters)
+        if count is None or filters:
+            count = db.session.scalar(self.count_statement(filters), params)
         last_page = max(1, math.ceil(count / per_page))
         columns = self.sort_columns(sort)
-        descending = sort.startswith("-")
-        rows_of = fresh(select(self.entity).where(*criteria)).options(
-            *load_options(self.entity, fields, owned)
-        )
+        options = load_options(self.entity, fields, owned)
 
-        def fetch(statement, reverse: bool, limit: int) -> list:
-            order = [c.asc() if reverse == descending else c.desc() for c in columns]
-            return list(db.session.scalars(statement.order_by(*order).limit(limit)))
+        def fetch(kind: str, limit: int, **values) -> list:
+            statement = self.page_statement(kind, sort, filters)
+            if options:
+                statement = statement.options(*options)
+            return list(db.session.scalars(statement, {**params, **values, "limit": limit}))
 
         cursor = decode_cursor(args["cursor"], sort, columns) if args.get("cursor") else None
         if cursor is None:
@@ -186,24 +224,20 @@ class Listing:
             offset = (number - 1) * per_page
             # Past the end, however far: nothing to fetch, and no OFFSET too large for
             # the database's integers.
-            rows = fetch(rows_of.offset(offset), False, per_page + 1) if offset < count else []
+            rows = fetch(OFFSET, per_page + 1, offset=offset) if offset < count else []
             page = Page(rows[:per_page], len(rows) > per_page)
         elif cursor.direction == LAST:
             number = last_page
             size = count - (last_page - 1) * per_page
-            page = Page(fetch(rows_of, True, size)[::-1] if size else [], False)
+            page = Page(fetch(LAST, size)[::-1] if size else [], False)
         else:
             number = cursor.page
-            key = tuple_(*columns)
-            values = zip(columns, cursor.values, strict=True)
-            bound = tuple_(*(literal(value, column.type) for column, value in values))
-            forward = cursor.direction == NEXT
-            after = (key < bound) if forward == descending else (key > bound)
-            if forward:
-                rows = fetch(rows_of.where(after), False, per_page + 1)
+            key = {f"key{i}": value for i, value in enumerate(cursor.values)}
+            if cursor.direction == NEXT:
+                rows = fetch(NEXT, per_page + 1, **key)
                 page = Page(rows[:per_page], len(rows) > per_page)
             else:
-                page = Page(fetch(rows_of.where(after), True, per_page)[::-1], True)
+                page = Page(fetch(PREV, per_page, **key)[::-1], True)
         links = self.links(page, number, last_page, sort, columns)
         headers = {"X-Total-Count": str(count), "Link": link_header(links)}
         return page.rows, 200, headers
@@ -227,6 +261,14 @@ class Listing:
             links["next"] = {"cursor": encode_cursor(cursor)}
         links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort))}
         return links
+
+
+@lru_cache(maxsize=512)
+def statement_of(listing: Listing, kind: str, sort: str, filters: tuple[str, ...]):
+    """`listing.build(kind, sort, filters)`, built once per shape (a few dozen a listing):
+    SQLAlchemy works out a statement's cache key once per statement object, and building
+    statements again on every request cost about a tenth of a list GET."""
+    return listing.build(kind, sort, filters)
 
 
 def link_header(links: dict) -> str:

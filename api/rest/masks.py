@@ -70,10 +70,12 @@ def nested_fields(field) -> dict | None:
 def load_options(entity, fields: dict, scope: Callable[[type], list]) -> list:
     """Loader options for `entity` that load the columns and relations `fields` show.
 
-    A field is read from the attribute it names (or its own name); a field with
-    `depends_on` (a resource URL) needs those attributes too. A relation is loaded for
-    all rows at once (`selectinload`), restricted the same way, and to the rows that
-    `scope(child_entity)`'s conditions allow (the caller's).
+    A relation a field shows is loaded for all rows at once (`selectinload`), restricted
+    to the rows that `scope(child_entity)`'s conditions allow (the caller's). Columns are
+    restricted only when the client sent a mask: the options cost more to build than the
+    columns of a row cost to read, unless the client asked for less. A field is read from
+    the attribute it names (or its own name); one with `depends_on` (a resource URL)
+    needs those attributes too.
     """
     mapper = inspect(entity)
     columns, relations = set(), []
@@ -85,12 +87,12 @@ def load_options(entity, fields: dict, scope: Callable[[type], list]) -> list:
         if attribute in mapper.column_attrs:
             columns.add(attribute)
         elif attribute in mapper.relationships:
-            relation = mapper.relationships[attribute]
-            nested = nested_fields(field) or {}
-            child = relation.mapper.class_
-            children = load_options(child, nested, scope)
+            child = mapper.relationships[attribute].mapper.class_
+            children = load_options(child, nested_fields(field) or {}, scope)
             related = getattr(entity, attribute).and_(*scope(child))
             relations.append(selectinload(related).options(*children))
+    if requested_mask() is None:
+        return relations
     if mapper.version_id_col is not None:
         # A versioned row is written against the version it was read at.
         columns.add(mapper.get_property_by_column(mapper.version_id_col).key)
