@@ -17,10 +17,10 @@ from api.policies.authentication import (
 from api.policies.conditional import check_if_match
 from api.policies.loaders import load_owned
 from api.policies.pagination import Listing, list_parser
-from api.rest.fields import ResourceUrl, payload, save_new
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource import Resource
+from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import AccessToken, ApiKey, User, db, utcnow
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")

@@ -9,9 +9,16 @@ from api.policies.authentication import ProtectedResource, current_user
 from api.policies.conditional import check_if_match
 from api.policies.loaders import load_owned
 from api.policies.pagination import Listing, containing, equal_to, list_parser
-from api.rest.fields import ResourceUrl, payload, resource_models, save_changes, save_new, text
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
+from api.rest.resource_models import (
+    ResourceUrl,
+    payload,
+    resource_models,
+    save_changes,
+    save_new,
+    text,
+)
 from models import db
 
 ns = Namespace("bucketlist", path="/bucketlists", description="The caller's bucket lists")

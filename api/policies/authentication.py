@@ -122,7 +122,9 @@ LOOKUPS = {model: _lookup_statement(model) for model in (ApiKey, AccessToken)}
 def _lookup(model, secret: str, kind: str) -> Credential | None:
     """The live credential of `model` (ApiKey or AccessToken) behind `secret`, or None."""
     presented = digest(secret)
-    row = db.session.execute(LOOKUPS[model], {"digest": presented, "now": utcnow()}).first()
+    # Plain columns, so the session's connection answers, without the ORM's execution.
+    connection = db.session.connection()
+    row = connection.execute(LOOKUPS[model], {"digest": presented, "now": utcnow()}).first()
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None
     account = Principal(*(getattr(row, column.key) for column in ACCOUNT))
