@@ -9,13 +9,12 @@ from typing import NamedTuple
 
 from flask import request, url_for
 from flask_restx import fields
-from flask_restx.fields import get_value
 
 from models import db
 
 
 class ResourceUrl(fields.Url):
-    """The absolute URL of a resource, built from named attributes of the object.
+    """The absolute URL of a resource, built from named attributes of the row it shows.
 
     `ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id")` builds the item's
     URL from its `bucket_id` and `id`.
@@ -33,7 +32,7 @@ class ResourceUrl(fields.Url):
         return tuple(self.arguments.values())
 
     def output(self, key, obj, **kwargs):
-        values = {name: get_value(attribute, obj) for name, attribute in self.arguments.items()}
+        values = {name: getattr(obj, attribute) for name, attribute in self.arguments.items()}
         return url_for(self.endpoint, _external=True, **values)
 
 
