@@ -49,13 +49,14 @@ DEEP_ITEMS = 1_000_000
 PER_PAGE = 20
 RSS_REQUESTS = 50_000
 
-GET_TARGET = 0.5
+# The everyday GETs against bare Flask running the same queries (bench/reference.py).
+GET_TARGET = 0.35
 WRITE_P99_MS = 25.0
 DEEP_TARGET = 1.5
 RSS_GROWTH_TARGET = 5.0
 
 TARGETS = {
-    "floor": f"≥ {GET_TARGET} of floor",
+    "floor": f"≥ {GET_TARGET} of reference",
     "write": f"p99 < {WRITE_P99_MS:g} ms",
     "deep": f"p50 ≤ {DEEP_TARGET}× page 1",
 }
@@ -203,8 +204,9 @@ class Endpoint:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
-    # "floor": the ratio to the floor; "write": p99 under WRITE_P99_MS; "deep": p50 against
-    # the p50 of `baseline`.
+    # "floor": an everyday GET, measured on the floor and the reference too, its target a
+    # ratio to the reference; "write": p99 under WRITE_P99_MS; "deep": p50 against the p50
+    # of `baseline`.
     target: str | None = "floor"
     baseline: "Endpoint | None" = None
     # A short name to pick the endpoint by, as bench/profile_api.py does.
@@ -264,6 +266,11 @@ class Summary:
             return None
         return self.reference_rps / self.floor_rps
 
+    @property
+    def to_reference(self) -> float | None:
+        """The API's req/s against the reference's: the everyday GETs' target."""
+        return self.rps / self.reference_rps if self.reference_rps else None
+
 
 def summarize(endpoint: Endpoint) -> Summary:
     api, floor = endpoint.api, endpoint.floor
@@ -288,8 +295,8 @@ def verdict(endpoint: Endpoint, summary: Summary) -> tuple[str, str]:
     if math.isnan(summary.p50_ms):
         return TARGETS.get(endpoint.target, ""), "no (no request completed)"
     target = TARGETS.get(endpoint.target, "")
-    if endpoint.target == "floor" and summary.ratio is not None:
-        return target, "yes" if summary.ratio >= GET_TARGET else "no"
+    if endpoint.target == "floor" and summary.to_reference is not None:
+        return target, "yes" if summary.to_reference >= GET_TARGET else "no"
     if endpoint.target == "write":
         return target, "yes" if summary.p99_ms < WRITE_P99_MS else "no"
     if endpoint.target == "deep" and endpoint.baseline is not None:
@@ -721,8 +728,8 @@ def results_table(endpoints: list[Endpoint]) -> list[str]:
     lines = [
         "| endpoint | API req/s | floor req/s | API / floor | API p50 ms | API p99 ms "
         "| floor p50 ms | floor p99 ms | ratio by round | reference req/s | reference / floor "
-        "| errors | target | met |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|---|",
+        "| API / reference | errors | target | met |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|---|---|",
     ]
     for endpoint in endpoints:
         s = summarize(endpoint)
@@ -740,6 +747,7 @@ def results_table(endpoints: list[Endpoint]) -> list[str]:
             by_round,
             fmt(s.reference_rps, 0),
             fmt(s.reference_ratio, 2),
+            fmt(s.to_reference, 2),
             str(s.errors),
             target,
             met,
@@ -826,28 +834,26 @@ def chart(endpoints: list[Endpoint], path: Path, title: str) -> None:
     rates.set_xticks(list(positions), names, fontsize=7)
     rates.legend()
     rates.set_title(title)
-    values = [s.ratio or 0 for s in summaries]
+    # The lower panel: each everyday GET against the reference, its target drawn; the
+    # other rows show their own target's figure.
+    values = [s.to_reference or 0 for s in summaries]
     ratios.bar(list(positions), values, color=["C2" if v >= GET_TARGET else "C3" for v in values])
     ratios.axhline(GET_TARGET, linestyle="--", color="black", linewidth=1)
     ratios.text(len(endpoints) - 0.5, GET_TARGET, f" target {GET_TARGET}", va="bottom", ha="right")
     for position, endpoint, summary in zip(positions, endpoints, summaries, strict=True):
-        if summary.ratio is not None:
-            label = f"{summary.ratio:.2f}"
-            if endpoint.target == "deep" and endpoint.baseline is not None:
-                slower = summary.p50_ms / summarize(endpoint.baseline).p50_ms
-                label += f"\np50 {slower:.2f}× page 1's"
-        else:
-            # No floor for writes: their bar is empty, and their target is a latency.
+        if summary.to_reference is not None:
+            label = f"{summary.to_reference:.2f}"
+        elif endpoint.target == "deep" and endpoint.baseline is not None:
+            slower = summary.p50_ms / summarize(endpoint.baseline).p50_ms
+            label = f"p50 {slower:.2f}× page 1's\n(target ≤ {DEEP_TARGET:g}×)"
+        elif endpoint.target == "write":
             p99 = "none answered" if math.isnan(summary.p99_ms) else f"{summary.p99_ms:.1f} ms"
             label = f"p99 {p99}\n(target < {WRITE_P99_MS:g} ms)"
-        ratios.text(position, summary.ratio or 0, label, ha="center", va="bottom", fontsize=8)
-        if summary.reference_ratio is not None:
-            ratios.plot(position, summary.reference_ratio, marker="_", markersize=30, color="C1")
-    ratios.plot([], [], marker="_", linestyle="", color="C1", label="reference / floor")
-    ratios.legend(loc="upper left")
-    references = [s.reference_ratio or 0 for s in summaries]
-    ratios.set_ylim(0, max(0.6, *values, *references) * 1.2)
-    ratios.set_ylabel("API / floor req/s")
+        else:
+            label = ""
+        ratios.text(position, values[position], label, ha="center", va="bottom", fontsize=8)
+    ratios.set_ylim(0, max(0.6, *values) * 1.2)
+    ratios.set_ylabel("API / reference req/s")
     ratios.set_xticks(list(positions), names, fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

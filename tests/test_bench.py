@@ -181,7 +181,15 @@ def test_medians_ratios_and_targets():
     summary = bench.summarize(listing)
     assert (summary.rps, summary.floor_rps, summary.ratio) == (400, 800, 0.5)
     assert summary.round_ratios == [0.5, 0.625, 0.3]
-    assert bench.verdict(listing, summary) == ("≥ 0.5 of floor", "yes")
+    listing.reference = [result(5000), result(6000), result(4000)]
+    summary = bench.summarize(listing)
+    # 400 req/s against the reference's 1,000
+    assert (summary.to_reference, bench.verdict(listing, summary)) == (
+        0.4,
+        ("≥ 0.35 of reference", "yes"),
+    )
+    listing.reference = [result(6000)]
+    assert bench.verdict(listing, bench.summarize(listing)) == ("≥ 0.35 of reference", "no")
 
     page_one = bench.Endpoint("page 1", "/p1", "k", target=None, api=[result(100, p50=20)])
     deep = bench.Endpoint("deep", "/p2", "k", target="deep", baseline=page_one)
