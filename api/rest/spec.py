@@ -1,8 +1,8 @@
 """The Swagger spec, completed with what shared mechanisms do.
 
 Flask-RESTX documents what each resource declares. Some answers come from mechanisms
-every operation goes through instead (the body checks of `api.requests`, the field
-masks of `api.masks`), so they are added here, once, to each operation they apply to.
+every operation goes through instead (the body checks of `api.plumbing.hooks`, the field
+masks of `api.rest.masks`), so they are added here, once, to each operation they apply to.
 
 A field mask can leave any field out of a response, so the models of masked responses
 (and the models nested in them) have no required fields; input models keep theirs.
