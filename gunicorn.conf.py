@@ -58,6 +58,15 @@ def pre_fork(server, worker):
     gc.freeze()
 
 
+def child_exit(server, worker):
+    # With metrics on, a worker that has exited must stop counting in the live gauges
+    # (connections in use); its counters stay, so that no request goes uncounted.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def post_fork(server, worker):
     if not server.cfg.preload_app:
         return

@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import time
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from api.config import DevelopmentConfig, config_from_env
 from api.factory import create_app
 from api.rest.blueprint import api
+from api.tools import backup as backup_tools
 from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding
@@ -46,6 +48,10 @@ def run(host, port, reload):
     upgrade()
     click.echo(f"Swagger UI: http://{host}:{port}/api/v1/")
     app = current_app._get_current_object()
+    try:
+        backup_tools.hold_for_server(app)
+    except backup_tools.BackupError as error:
+        raise click.ClickException(str(error)) from None
     run_simple(host, port, app, use_reloader=reload, threaded=True)
 
 
@@ -201,6 +207,58 @@ def postman(output, base_url, env_file):
         click.echo(f"Wrote the environment to {env_file}.", err=True)
 
 
+def sqlite_database() -> Path:
+    try:
+        return backup_tools.sqlite_database(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    except backup_tools.BackupError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command("backup")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write.",
+)
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def backup(output, force):
+    """Copy the SQLite database to OUTPUT while the API runs.
+
+    The copy is one consistent snapshot, checked with PRAGMA integrity_check before it
+    takes OUTPUT's name. For PostgreSQL, use pg_dump.
+    """
+    database = sqlite_database()
+    try:
+        report = backup_tools.backup(database, output, force=force)
+    except backup_tools.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Backed up {database} to {report.path}: {report.size:,} bytes in "
+        f"{report.seconds:.2f} s; integrity check: {report.integrity}."
+    )
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+def restore(backup_file):
+    """Replace the SQLite database's content with BACKUP_FILE's.
+
+    Refuses while `serve` or `run` uses the database. Run `db upgrade` afterwards when
+    the backup comes from an older version. For PostgreSQL, use pg_restore.
+    """
+    database = sqlite_database()
+    try:
+        report = backup_tools.restore(backup_file, database)
+    except backup_tools.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Restored {database} from {backup_file} in {report.seconds:.2f} s; "
+        f"integrity check: {report.integrity}."
+    )
+
+
 @cli.command("serve", with_appcontext=False)
 @click.option(
     "-b",
@@ -229,7 +287,7 @@ def serve(bind, host, port, workers, threads, config_file):
     It runs the configuration APP_ENV names: production unless told otherwise, so
     SECRET_KEY must be set. It does not migrate: run `db upgrade` first.
     """
-    from api.tools.server import GunicornServer
+    from api.tools.server import GunicornServer, metrics_folder
 
     try:
         config = config_from_env()
@@ -239,7 +297,14 @@ def serve(bind, host, port, workers, threads, config_file):
     if host or port:
         bind = (*bind, f"{host or '127.0.0.1'}:{port or 8000}")
     options = {"bind": list(bind) or None, "workers": workers, "threads": threads}
-    GunicornServer(lambda: create_app(config), config_file, options).run()
+
+    def serving_app():
+        app = create_app(config)
+        backup_tools.hold_for_server(app)
+        return app
+
+    with metrics_folder(config.METRICS_ENABLED):
+        GunicornServer(serving_app, config_file, options).run()
 
 
 if __name__ == "__main__":

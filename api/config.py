@@ -3,6 +3,9 @@
 import os
 import re
 
+# A metrics token is a password: long enough that guessing it is hopeless.
+METRICS_TOKEN_MIN = 16
+
 
 def database_url(url: str | None) -> str | None:
     """Point PostgreSQL URLs at the psycopg 3 driver."""
@@ -60,6 +63,9 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.IDEMPOTENCY_TTL = int(env.get("IDEMPOTENCY_TTL", 24 * 3600))
         self.CORS_ORIGINS = origins(env.get("CORS_ORIGINS", ""))
+        # GET /metrics (api.plumbing.metrics): off by default; loopback or this token only.
+        self.METRICS_ENABLED = flag(env.get("METRICS_ENABLED", "false"))
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         # Errors become JSON responses; tracebacks go to the log, never to a client.
         self.PROPAGATE_EXCEPTIONS = False
         for key, value in overrides.items():
@@ -70,6 +76,11 @@ class Config:
             raise RuntimeError(
                 "SECRET_KEY is not set. Set it in the environment before starting "
                 f"the API in {self.NAME} mode."
+            )
+        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < METRICS_TOKEN_MIN:
+            raise RuntimeError(
+                f"METRICS_TOKEN is too short: use {METRICS_TOKEN_MIN} characters or more "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')."
             )
 
 

@@ -15,6 +15,7 @@ from api.plumbing.cors import init_cors
 from api.plumbing.errors import register_error_handlers
 from api.plumbing.hooks import finish_request, start_request
 from api.plumbing.log_format import configure_logging
+from api.plumbing.metrics import register_metrics
 from api.policies.rate_limits import register_rate_limits
 from api.rest import blueprint
 from models import db
@@ -93,6 +94,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     register_rate_limits(app)
     init_cors(app)
+    register_metrics(app)
 
 
 def register_converters(app: Flask) -> None:

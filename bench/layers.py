@@ -4,10 +4,11 @@
 
 No server and no network: it seeds a temporary SQLite database (the reader account of
 bench/run.py: 10,000 todos, 100 bucket lists of about 10 items), builds the application
-in production mode four times, with the rate limiter and the access log each switched
-on or off through configuration, and calls it as gunicorn would, with the same WSGI
-environ every time. It prints microseconds per request, the best of `--repeats` runs of
-`--requests` calls, so the difference between two columns is what that layer costs.
+in production mode five times (as it is; with the metrics on; with the rate limiter, the
+access log or both switched off, all through configuration), and calls it as gunicorn
+would, with the same WSGI environ every time. It prints microseconds per request, the
+best of `--repeats` runs of `--requests` calls, so the difference between two columns is
+what that layer costs.
 
 Three references sit beside the API, called the same way on the same database: the
 floor of bench/run.py (checks the API key, returns recorded bytes), a bare Flask app
@@ -31,6 +32,8 @@ from werkzeug.test import EnvironBuilder
 
 LAYERS = {
     "API": {},
+    # Counted in files shared by the workers, as `manage.py serve` counts them.
+    "metrics on": {"METRICS_ENABLED": "true"},
     "no rate limiter": {"RATELIMIT_ENABLED": "false"},
     "no access log": {"LOG_LEVEL": "WARNING"},
     "neither": {"RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING"},
@@ -147,6 +150,8 @@ def main(argv=None) -> int:
         parser.error("requests and repeats must be positive")
 
     with tempfile.TemporaryDirectory(prefix="todos-layers-") as folder:
+        # Before prometheus_client is first imported: it then keeps its values in files.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         url, key, app, gets = seeded(folder)
         environs = {name: environ(path, key, mask) for name, (path, mask) in gets.items()}
 

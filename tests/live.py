@@ -83,16 +83,24 @@ def server(*command: str, log: Path, env: dict | None = None, port: int | None =
         yield url
 
 
-def manage(*command: str, env: dict) -> None:
-    """Run one `manage.py` command to completion, as an operator would."""
-    subprocess.run(
+def manage(*command: str, env: dict, check: bool = True) -> str:
+    """Run one `manage.py` command to completion, as an operator would; its output.
+
+    With `check`, a failure raises; without, the command must fail.
+    """
+    done = subprocess.run(
         [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env={**os.environ, "APP_ENV": "development", **env},
-        check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{done.stderr}")
+    if not check:
+        assert done.returncode != 0, done.stdout
+    return done.stdout + done.stderr
 
 
 def children(pid: int) -> set[int]:

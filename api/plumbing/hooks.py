@@ -8,6 +8,8 @@ import uuid
 from flask import g, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
+from api.plumbing import metrics
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -62,18 +64,21 @@ def start_request() -> None:
 
 
 def finish_request(response):
-    """Echo the request id, forbid content sniffing, and write the access log line."""
+    """Echo the request id, forbid content sniffing, write the access log line and count
+    the request in the metrics."""
     request_id = g.get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
     response.headers["X-Content-Type-Options"] = "nosniff"
     started = g.get("started")
     if started is not None:
-        log_access(response, request_id, started)
+        seconds = time.perf_counter() - started
+        log_access(response, request_id, seconds)
+        metrics.observe(response, seconds)
     return response
 
 
-def log_access(response, request_id: str | None, started: float) -> None:
+def log_access(response, request_id: str | None, seconds: float) -> None:
     """The request's access log line; its fields also go to the JSON log format."""
     authentication = g.get("authentication")
     credential = authentication.credential if authentication else None
@@ -83,6 +88,6 @@ def log_access(response, request_id: str | None, started: float) -> None:
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "duration_ms": round(seconds * 1000, 2),
     }
     access_log.info("%s %s %s", request.method, request.path, response.status_code, extra=fields)

@@ -36,8 +36,10 @@ from api.policies.authentication import authenticated
 # Where each application keeps its `RateLimits` (Flask's registry of extension state).
 EXTENSION = "rate_limits"
 
-# The health check, the root redirect and the documentation are never limited.
-UNLIMITED_ENDPOINTS = frozenset({"index", "health.healthz", "api.root", "api.doc", "api.specs"})
+# The health check, the metrics, the root redirect and the documentation are never limited.
+UNLIMITED_ENDPOINTS = frozenset(
+    {"index", "health.healthz", "metrics.metrics", "api.root", "api.doc", "api.specs"}
+)
 
 # The storage scope of the API-wide limit: one count across every route.
 API_SCOPE = "api"

@@ -1,10 +1,17 @@
 """The production server: the application under gunicorn, through gunicorn's Python API."""
 
+import contextlib
+import os
 import runpy
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from api.plumbing.metrics import MULTIPROCESS_DIR
 
 
 class GunicornServer(BaseApplication):
@@ -31,3 +38,32 @@ class GunicornServer(BaseApplication):
 
     def load(self):
         return self.factory()
+
+
+@contextlib.contextmanager
+def metrics_folder(enabled: bool) -> Iterator[str | None]:
+    """The folder where the workers' metrics meet (prometheus_client's multiprocess mode),
+    set as PROMETHEUS_MULTIPROC_DIR for this process and the workers it forks.
+
+    A folder the environment names is emptied of an earlier run's files first, as
+    prometheus_client requires; otherwise a new temporary folder serves this run and is
+    removed at the end. Yields None, and sets nothing, when metrics are off.
+    """
+    if not enabled:
+        yield None
+        return
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield str(folder)
+        return
+    folder = tempfile.mkdtemp(prefix="todos-metrics-")
+    os.environ[MULTIPROCESS_DIR] = folder
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR, None)
+        shutil.rmtree(folder, ignore_errors=True)
