@@ -17,6 +17,7 @@ from api.plumbing.hooks import finish_request, start_request
 from api.plumbing.log_format import configure_logging
 from api.plumbing.metrics import register_metrics
 from api.policies.rate_limits import register_rate_limits
+from api.policies.transactions import end_reading
 from api.rest import blueprint
 from models import db
 
@@ -86,6 +87,7 @@ def register_proxy_fix(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(start_request)
+    app.teardown_request(end_reading)
     app.after_request(finish_request)
 
 

@@ -13,7 +13,8 @@ from functools import partial
 
 import psycopg.errors
 import pytest
-from sqlalchemy import insert, select, text
+from flask import request
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 import namespaces.todos
@@ -367,3 +368,29 @@ def test_the_pool_counts_a_connection_a_request_keeps(app, api, todo, monkeypatc
     assert pool.checkedout() == 1
     kept[0].close()
     assert pool.checkedout() == 0
+
+
+# --- 7. PostgreSQL reads without a transaction ------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_reads_run_in_autocommit_and_writes_in_a_transaction(app, auth_client, todo):
+    """A GET's statements run in autocommit mode (no BEGIN or ROLLBACK round trips); a
+    write's in one transaction; and the pool gives the next request its default back."""
+    modes = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        modes.append((request.method, conn.connection.driver_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert auth_client.get(f"/api/v1/todos/{todo['id']}").status_code == 200
+        assert (
+            auth_client.patch(f"/api/v1/todos/{todo['id']}", json={"done": True}).status_code == 200
+        )
+        assert auth_client.get("/api/v1/todos/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert {mode for method, mode in modes if method == "GET"} == {True}
+    assert {mode for method, mode in modes if method == "PATCH"} == {False}

@@ -27,8 +27,9 @@ from api.policies.idempotency import (
     KEY_REUSED,
     idempotent,
 )
+from api.policies.transactions import read_connection
 from api.rest.resource import Resource
-from models import AccessToken, ApiKey, User, db, digest, utcnow
+from models import AccessToken, ApiKey, User, digest, utcnow
 
 API_KEY_HEADER = "X-API-KEY"
 REALM = "todos-api"
@@ -122,8 +123,9 @@ LOOKUPS = {model: _lookup_statement(model) for model in (ApiKey, AccessToken)}
 def _lookup(model, secret: str, kind: str) -> Credential | None:
     """The live credential of `model` (ApiKey or AccessToken) behind `secret`, or None."""
     presented = digest(secret)
-    # Plain columns, so the session's connection answers, without the ORM's execution.
-    connection = db.session.connection()
+    # Plain columns, so the session's connection answers, without the ORM's execution. A
+    # request's first read: in autocommit mode for a GET on PostgreSQL.
+    connection = read_connection()
     row = connection.execute(LOOKUPS[model], {"digest": presented, "now": utcnow()}).first()
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None

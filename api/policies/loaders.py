@@ -7,9 +7,10 @@ namespace wraps it in one loader per entity (`load_todo`, `load_bucket`, ...).
 from functools import lru_cache
 
 from flask_restx import abort
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select
 
 from api.policies.authentication import current_user
+from api.policies.transactions import begin_writing
 from api.rest.masks import load_options
 from models import db
 
@@ -74,19 +75,3 @@ def load_owned(
     if found is None:
         abort(404, f"{name} {ident} not found.")
     return found
-
-
-def begin_writing() -> None:
-    """Start the session's transaction as a writer: on SQLite, take the database's write
-    lock now instead of at the first write, so what is read next cannot change before it.
-
-    Python's sqlite3 opens a transaction only at the first INSERT, UPDATE or DELETE; the
-    reads before it see whatever is committed meanwhile. Elsewhere this does nothing:
-    row locks (`with_for_update`) do the same job.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.driver_connection
-    if not driver.in_transaction:
-        connection.execute(text("BEGIN IMMEDIATE"))
