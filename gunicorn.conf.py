@@ -37,6 +37,11 @@ errorlog = "-"
 loglevel = "info"
 proc_name = "todos-api"
 
+# X-Forwarded-* headers are the application's to believe, as far as TRUSTED_PROXIES says
+# (werkzeug's ProxyFix): gunicorn itself believes none, whatever the client's address.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
+
 # gunicorn 25.1+ opens a control socket at one fixed path per user; every server the
 # user runs would share it. Manage the server with signals (HUP, TTIN, TTOU, TERM).
 control_socket_disable = True

@@ -3,6 +3,8 @@
 import os
 import re
 
+from api.plumbing.public_url import parse_public_url
+
 # A metrics token is a password: long enough that guessing it is hopeless.
 METRICS_TOKEN_MIN = 16
 
@@ -55,6 +57,8 @@ class Config:
         # redis:// URI makes every process share the counts.
         # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
+        # The root of every absolute URL, e.g. https://api.example.com; None: the request's.
+        self.PUBLIC_URL = env.get("PUBLIC_URL") or None
         self.RATELIMIT_ENABLED = flag(env.get("RATELIMIT_ENABLED", "true"))
         self.RATELIMIT_DEFAULT = env.get("RATELIMIT_DEFAULT", "5000 per hour")
         self.RATELIMIT_AUTH = env.get("RATELIMIT_AUTH", "10 per minute")
@@ -77,6 +81,11 @@ class Config:
                 "SECRET_KEY is not set. Set it in the environment before starting "
                 f"the API in {self.NAME} mode."
             )
+        if self.PUBLIC_URL:
+            try:
+                parse_public_url(self.PUBLIC_URL)
+            except ValueError as error:
+                raise RuntimeError(f"{error}: {self.PUBLIC_URL!r}") from None
         if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < METRICS_TOKEN_MIN:
             raise RuntimeError(
                 f"METRICS_TOKEN is too short: use {METRICS_TOKEN_MIN} characters or more "

@@ -16,6 +16,7 @@ from api.plumbing.errors import register_error_handlers
 from api.plumbing.hooks import finish_request, start_request
 from api.plumbing.log_format import configure_logging
 from api.plumbing.metrics import register_metrics
+from api.plumbing.public_url import PublicUrl
 from api.policies.rate_limits import register_rate_limits
 from api.policies.transactions import end_reading
 from api.rest import blueprint
@@ -79,9 +80,13 @@ class NoCookieSession(SessionInterface):
 
 
 def register_proxy_fix(app: Flask) -> None:
-    """Behind trusted proxies, take the client's address, scheme and host from them."""
+    """Behind trusted proxies, take the client's address, scheme and host from them; with
+    `PUBLIC_URL`, build absolute URLs on it instead of on the request's host."""
+    if app.config["PUBLIC_URL"]:
+        app.wsgi_app = PublicUrl(app.wsgi_app, app.config["PUBLIC_URL"])
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
+        # Outside PublicUrl: the client's address still comes from the proxies.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 

@@ -4,9 +4,11 @@ import sqlite3
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -23,16 +25,45 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(connection, record):
-    """Foreign keys on (for cascades), WAL and a busy timeout for concurrent writers."""
+    """Foreign keys on (for cascades), WAL and a busy timeout for concurrent writers, and
+    `unicode_lower` (SQLite's own `lower` knows only ASCII letters)."""
     if isinstance(connection, sqlite3.Connection):
+        connection.create_function(
+            "unicode_lower",
+            1,
+            lambda text: None if text is None else text.lower(),
+            deterministic=True,
+        )
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 15000")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+
+
+class unicode_lower(GenericFunction):  # noqa: N801 (a SQL function, named as SQL names it)
+    """`lower()` of text in every language: PostgreSQL's own, and on SQLite the function
+    each connection registers (see `_configure_sqlite`)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower_elsewhere(element, compiler, **kw):
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_on_sqlite(element, compiler, **kw):
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
 
 
 class UTCDateTime(TypeDecorator):

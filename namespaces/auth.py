@@ -152,7 +152,11 @@ class Login(Resource):
         params={"payload": {"required": False}},
     )
     @ns.expect(credentials, validate=False)
-    @ns.marshal_with(token, description="A bearer token for the Authorization header")
+    @ns.marshal_with(
+        token,
+        description="A bearer token for the Authorization header",
+        must_show=("access_token",),
+    )
     @ns.response(400, "Missing or malformed credentials", error_model)
     @ns.response(401, "Wrong email or password", error_model)
     def post(self):
@@ -213,7 +217,12 @@ class KeyList(ProtectedResource):
         return key_listing.page(key_list_args.parse_args(), response_fields(key))
 
     @ns.expect(key_input, validate=True)
-    @ns.marshal_with(new_key, code=201, description="Key created; its secret is shown only now")
+    @ns.marshal_with(
+        new_key,
+        code=201,
+        description="Key created; its secret is shown only now",
+        must_show=("key",),
+    )
     @ns.response(400, "Invalid name", error_model)
     def post(self):
         """Create an API key"""

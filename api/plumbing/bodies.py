@@ -9,6 +9,7 @@ import orjson
 from flask import Request, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
+from werkzeug.wsgi import LimitedStream
 
 # The API's own bodies are one level deep; this leaves room and stays far below
 # Python's recursion limit, which deeper bodies would reach in validation and repr().
@@ -38,6 +39,20 @@ class JsonProvider(DefaultJSONProvider):
 
 
 class ApiRequest(Request):
+    def get_data(self, *args, **kwargs):
+        """The body; 413 for a streamed (chunked) body longer than `MAX_CONTENT_LENGTH`.
+
+        Werkzeug stops reading such a body at the limit; whether more follows shows only
+        on a further read, which its stream answers with 413. Without that read, a body
+        padded past the limit would be parsed from its first megabyte.
+        """
+        data = super().get_data(*args, **kwargs)
+        stream = self.stream
+        streamed = self.content_length is None and isinstance(stream, LimitedStream)
+        if streamed and stream.is_exhausted:
+            stream.read(1)  # raises RequestEntityTooLarge
+        return data
+
     def on_json_loading_failed(self, e):
         if e is None:
             # Not JSON at all: Flask's own 415.

@@ -6,6 +6,7 @@ handlers (outside the blueprint) and the `Api`'s (inside it) both use it, so a 5
 """
 
 import logging
+import re
 
 from flask_restx import Model, fields
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,6 +30,50 @@ CONFLICT = "The change collided with a concurrent one and was not made; retry it
 UNEXPECTED = "The server hit an unexpected error; it has been logged."
 # PostgreSQL's serialization failure and deadlock: the transaction can simply be retried.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+# How much of a refused value an error message may quote.
+QUOTED_MAX = 40
+
+
+def quoted(value: str) -> str:
+    """`value` in quotes, cut short: an error names what it refuses without echoing it all."""
+    text = value if len(value) <= QUOTED_MAX else value[: QUOTED_MAX - 1] + "…"
+    return repr(text)
+
+
+def without_values(errors: dict, body) -> dict:
+    """Per-field validation messages that do not repeat what was sent (a password, a
+    megabyte of title): jsonschema starts a message with the value's repr, which becomes
+    "The value"; any other long value quoted or named in a message is cut short."""
+    cleaned = {}
+    for key, message in errors.items():
+        if isinstance(message, str):
+            sent = _value_at(body, key)
+            if sent is not _MISSING and message.startswith(repr(sent)):
+                message = "The value" + message[len(repr(sent)) :]
+            message = _LONG_QUOTE.sub(lambda found: quoted(found[1]), message)
+            message = _LONG_WORD.sub(lambda found: found[0][: QUOTED_MAX - 1] + "…", message)
+        cleaned[key] = message
+    return cleaned
+
+
+_MISSING = object()
+_LONG_QUOTE = re.compile("'([^']{" + str(QUOTED_MAX + 1) + ",})'")
+_LONG_WORD = re.compile(r"\S{" + str(QUOTED_MAX + 1) + ",}")
+
+
+def _value_at(body, key: str):
+    """The value a dotted error key (`items.0.name`) names in the request body."""
+    value = body
+    for part in key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
 
 
 def is_conflict(error: Exception) -> bool:

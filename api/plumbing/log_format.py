@@ -1,6 +1,7 @@
 """Log lines that carry the request id, as text or as one JSON object per line."""
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -47,6 +48,24 @@ class StderrHandler(logging.StreamHandler):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+# C0 and C1 control characters: a newline or a terminal escape in a logged value (a URL
+# path, a header) would forge a line of a text log or hide one.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with each control character written as a `\\xNN` escape."""
+    return CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
+class TextFormatter(logging.Formatter):
+    """`TEXT_FORMAT`, one line per event: control characters in the message are escaped
+    (a traceback still follows on lines of its own)."""
+
+    def format(self, record):
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = escape_controls(record.getMessage()), None
+        return super().format(record)
 
 
 def configure_logging(app) -> None:
@@ -55,7 +74,7 @@ def configure_logging(app) -> None:
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     for name in ("api", "flask-limiter", app.logger.name):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

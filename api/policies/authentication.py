@@ -3,9 +3,11 @@
 A request proves who it is with an API key (`X-API-KEY: <key>`) or a bearer token
 (`Authorization: Bearer <token>`). Both are looked up by their SHA-256 digest in the
 database on every request, so a revoked or expired credential is refused at once by
-every process. The credential is resolved once per request and kept on `g`, as Flask
-keeps the current user: the rate limiter counts by its account, the resource refuses a
-request without one.
+every process. A request with both is refused: two credentials may name two accounts.
+The credential is resolved once per request and kept on `g`, as Flask keeps the current
+user: the rate limiter counts by its account; `refuse_anonymous`, the blueprint's first
+hook, refuses a protected resource's request without one before anything reads its body;
+`mark_private` keeps shared caches away from every answer to one.
 """
 
 import hmac
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_restx.utils import merge
 from sqlalchemy import bindparam, select
 from werkzeug.datastructures import WWWAuthenticate
@@ -52,6 +54,10 @@ MISSING = (
 )
 INVALID_KEY = "The API key is invalid or has been revoked."
 INVALID_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 (a message)
+TWO_CREDENTIALS = f"Send one credential, an {API_KEY_HEADER} header or a bearer token, not both."
+# Responses to a credential are the caller's own: no shared cache may keep them, and a
+# private one must tell them apart by credential and by mask.
+PRIVATE_VARY = (API_KEY_HEADER, "Authorization", "X-Fields")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +141,13 @@ def _lookup(model, secret: str, kind: str) -> Credential | None:
 
 def _authenticate() -> Authentication:
     key = request.headers.get(API_KEY_HEADER)
+    token = bearer_token()
+    if key and token:
+        # Two credentials could belong to two accounts: which one speaks is no guess to make.
+        return Authentication(None, TWO_CREDENTIALS)
     if key:
         found = _lookup(ApiKey, key, "apikey")
         return Authentication(found, None if found else INVALID_KEY)
-    token = bearer_token()
     if token:
         found = _lookup(AccessToken, token, "bearer")
         return Authentication(found, None if found else INVALID_TOKEN)
@@ -163,6 +172,25 @@ def require_credential() -> Credential:
     if found.credential is None:
         raise AuthenticationFailed(found.refusal)
     return found.credential
+
+
+def refuse_anonymous() -> None:
+    """401 for a request to a protected resource without a valid credential, before any
+    other check looks at it (its body included): a stranger learns nothing more."""
+    if request.method == "OPTIONS":
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    resource = getattr(view, "view_class", None)
+    if isinstance(resource, type) and issubclass(resource, ProtectedResource):
+        require_credential()
+
+
+def mark_private(response):
+    """`Cache-Control: private` and `Vary` on every answer to a request with a credential."""
+    if authenticated() is not None:
+        response.headers.setdefault("Cache-Control", "private")
+        response.vary.update(PRIVATE_VARY)
+    return response
 
 
 def current_credential() -> Credential:

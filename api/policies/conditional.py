@@ -65,11 +65,17 @@ def tag_response(response):
 
 
 def check_if_match(row, fields: dict) -> None:
-    """412 unless `If-Match` (when sent) names the tag a GET of `row` shows with `fields`.
+    """412 unless the write's preconditions hold for `row`, which exists: `If-Match` (when
+    sent) names the tag a GET of `row` shows with `fields` (`*` matches any existing row),
+    and there is no `If-None-Match: *` (write only if there is no such resource).
 
-    `*` matches any existing row. `row` must be loaded with its lock, so that the
-    representation cannot change before the write that follows lands.
+    `row` must be loaded with its lock, so that the representation cannot change before
+    the write that follows lands.
     """
+    if request.if_none_match.star_tag:
+        raise PreconditionFailed(
+            "The resource exists, and If-None-Match: * asks to write only when it does not."
+        )
     if "If-Match" not in request.headers:
         return
     current = representation_tag(output_json(marshal(row, fields), 200))

@@ -23,6 +23,7 @@ from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
 from api.rest.masks import load_options
 from models import db
+from models.base import unicode_lower
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -122,8 +123,12 @@ def equal_to(column) -> Filter:
 
 
 def containing(column) -> Filter:
-    """A list filter: `column` holds the query argument literally, whatever the case."""
-    return Filter(lambda pattern: column.icontains(pattern, escape="/"), escape_like)
+    """A list filter: `column` holds the query argument literally, whatever the case, in
+    any language (`models.base.unicode_lower`)."""
+    return Filter(
+        lambda pattern: unicode_lower(column).contains(pattern, escape="/"),
+        lambda text: escape_like(text.lower()),
+    )
 
 
 class Page(NamedTuple):

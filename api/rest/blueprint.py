@@ -3,17 +3,17 @@
 This is the one module of `api/` that imports the namespaces: it registers them.
 """
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask_restx import Api
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import BadRequest, TooManyRequests
 from werkzeug.utils import cached_property
 
 from api.plumbing.bodies import JSON, output_json
-from api.plumbing.errors import error_body, error_model
+from api.plumbing.errors import error_body, error_model, without_values
 from api.plumbing.hooks import check_body, refuse_nul
-from api.policies.authentication import REALM, authorizations
+from api.policies.authentication import REALM, authorizations, mark_private, refuse_anonymous
 from api.policies.conditional import tag_response
 from api.rest.spec import Spec
 from api.rest.swagger_ui import render_swagger_ui
@@ -46,9 +46,13 @@ class RestApi(Api):
 
 
 blueprint = Blueprint("api", __name__, url_prefix=URL_PREFIX)
-blueprint.before_request(check_body)
+# A malformed request is a 400 whoever sends it; then credentials, before the body: a
+# stranger's request is a 401 whatever its body.
 blueprint.before_request(refuse_nul)
+blueprint.before_request(refuse_anonymous)
+blueprint.before_request(check_body)
 blueprint.after_request(tag_response)
+blueprint.after_request(mark_private)
 
 api = RestApi(
     blueprint,
@@ -66,9 +70,13 @@ api.representations[JSON] = output_json
 api.models[error_model.name] = error_model
 
 
+# The docs page holds a form that sends credentials: no other site may frame it.
+NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+
+
 @api.documentation
 def swagger_ui():
-    return render_swagger_ui(api)
+    return render_swagger_ui(api), 200, NO_FRAMING
 
 
 @api.errorhandler(OperationalError)
@@ -82,6 +90,17 @@ def database_error(error):
 def unexpected_error(error):
     """An unexpected error: logged, answered 500 without a traceback."""
     return error_body(error)
+
+
+@api.errorhandler(BadRequest)
+def bad_request(error):
+    """A request the API cannot use; the reasons never repeat a submitted value whole."""
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("errors"), dict):
+        # Flask-RESTX answers with the exception's `data`: cleaned in place.
+        data["errors"] = without_values(data["errors"], request.get_json(silent=True))
+        return data, 400
+    return {"message": error.description}, 400
 
 
 # Flask-Limiter's RateLimitExceeded (the API-wide default limit and `password_guard`'s).

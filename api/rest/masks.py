@@ -15,6 +15,8 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import BadRequest
 
+from api.plumbing.errors import quoted
+
 FIELDS_PARAM = "fields"
 MASK_DESCRIPTION = (
     "A field mask in Flask-RESTX syntax, e.g. `{id,title}` or `{name,items{name}}`; "
@@ -46,9 +48,11 @@ def masked_model(model: dict, mask: str) -> dict:
         # `resolved` includes the fields a model inherits (`ns.inherit`).
         fields = Mask(mask, skip=True).apply(getattr(model, "resolved", model))
     except MaskError as error:
-        raise BadRequest(f"Invalid field mask {mask!r}: {error}") from None
+        raise BadRequest(f"Invalid field mask {quoted(mask)}: {error}") from None
     if _selects_nothing(fields):
-        raise BadRequest(f"The field mask {mask!r} leaves {model.name} or a nested model empty.")
+        raise BadRequest(
+            f"The field mask {quoted(mask)} leaves {model.name} or a nested model empty."
+        )
     return fields
 
 

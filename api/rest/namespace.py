@@ -12,6 +12,7 @@ import flask_restx
 from flask import Response
 from flask_restx import marshal
 from flask_restx.utils import merge, unpack
+from werkzeug.exceptions import BadRequest
 
 from api.policies.pagination import PAGE_HEADERS
 from api.rest.masks import FIELDS_PARAM, MASK_DESCRIPTION, response_fields
@@ -27,16 +28,25 @@ class Namespace(flask_restx.Namespace):
         code=HTTPStatus.OK,
         description=None,
         default_mask: str | None = None,
+        must_show: tuple[str, ...] = (),
         **kwargs,
     ):
         """Marshal the handler's result with `fields`, masked by the request's mask or
-        else by `default_mask`; a mask that cannot be used is a 400 before the handler runs.
+        else by `default_mask`; a mask that cannot be used, or that leaves out a field of
+        `must_show` (what the client cannot get again, such as a new secret), is a 400
+        before the handler runs.
         """
 
         def wrapper(func):
             @wraps(func)
             def marshalled(*args, **kw):
                 shown = response_fields(fields, default_mask)
+                hidden = [name for name in must_show if name not in shown]
+                if hidden:
+                    raise BadRequest(
+                        f"The field mask must keep {', '.join(hidden)}: this response is "
+                        "the only one that shows it."
+                    )
                 result = func(*args, **kw)
                 if isinstance(result, Response):
                     return result

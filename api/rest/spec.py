@@ -14,6 +14,27 @@ from flask_restx import Swagger
 BODY_METHODS = frozenset({"post", "put", "patch"})
 ERROR_SCHEMA = {"$ref": "#/definitions/Error"}
 
+# Every operation is rate limited (api.policies.rate_limits): each answer tells where the
+# caller stands, in the IETF fields (draft-ietf-httpapi-ratelimit-headers) and the older ones.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "type": "string",
+        "description": 'The quota policies, e.g. `"default";q=5000;w=3600` (requests, seconds)',
+    },
+    "RateLimit": {
+        "type": "string",
+        "description": 'The policy that counted this request: `"default";r=4999;t=3599` '
+        "(requests remaining, seconds until the window resets)",
+    },
+    "X-RateLimit-Limit": {"type": "integer", "description": "Requests the window allows"},
+    "X-RateLimit-Remaining": {"type": "integer", "description": "Requests left in the window"},
+    "X-RateLimit-Reset": {
+        "type": "integer",
+        "description": "When the window resets, in seconds since the epoch",
+    },
+}
+RETRY_AFTER = {"Retry-After": {"type": "integer", "description": "Seconds to wait"}}
+
 
 def document(responses: dict, code: int, reason: str) -> None:
     """Add `reason` to the documented response `code`, creating it as an error if new."""
@@ -67,4 +88,9 @@ class Spec(Swagger):
         if method in BODY_METHODS:
             document(responses, 413, "The body is larger than MAX_CONTENT_LENGTH")
             document(responses, 415, "The body is not JSON (Content-Type: application/json)")
+        for code, response in responses.items():
+            headers = response.setdefault("headers", {})
+            headers.update(RATE_LIMIT_HEADERS)
+            if code == "429":
+                headers.update(RETRY_AFTER)
         return operation

@@ -178,6 +178,7 @@ def test_a_backup_under_writes_holds_every_write_acknowledged_before_it(sqlite_o
     assert "A server is using" in refused
     before = {ident for at, ident in acknowledged if at < began}
     after = {ident for at, ident in acknowledged if at >= began}
+    print(f"backup: {len(before)} writes acknowledged before it, {len(after)} during or after")
     assert len(before) >= 20 and after, (len(before), len(after))
     with sqlite3.connect(tmp_path / "copy.db") as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -113,6 +113,7 @@ def test_a_reload_under_load_fails_no_request(env, config_file, tmp_path):
             time.sleep(3)
         assert process.poll() is None
     answered = [o for _, o in load.outcomes if o in ("200", "201")]
+    print(f"reload: {len(answered)} answered, {len(load.failures())} failed")  # for -s runs
     assert len(answered) > 200, len(answered)
     assert load.failures() == []
 
@@ -174,6 +175,8 @@ def test_a_shutdown_answers_every_request_in_flight_and_ends_in_time(env, config
             exited = time.monotonic() - terminated
         for upload in uploads:
             upload.thread.join(10)
+    before = [o for started, o in load.outcomes if started < terminated]
+    print(f"shutdown: exited {exited:.2f} s after SIGTERM; {len(before)} requests before it")
     assert [upload.status for upload in uploads] == [201, 201, 201]
     assert exited < GRACEFUL_TIMEOUT, exited
     # Requests answered before the signal all succeeded; after it, new connections may be

@@ -8,7 +8,7 @@ import pytest
 
 from api.tools.server import GunicornServer
 from manage import GUNICORN_CONFIG
-from tests.live import manage, server
+from tests.live import call, manage, register, server
 
 
 def settings(options=None, config_file=GUNICORN_CONFIG):
@@ -70,3 +70,26 @@ def test_serve_answers_over_http(tmp_path):
     assert "Starting gunicorn" in output
     assert "Using worker: gthread" in output
     assert output.count("Booting worker") == 2
+
+
+def test_gunicorn_believes_no_forwarded_header():
+    """X-Forwarded-* are the application's to believe (TRUSTED_PROXIES), not gunicorn's."""
+    cfg = settings()
+    assert cfg.forwarded_allow_ips == [] and cfg.secure_scheme_headers == {}
+
+
+@pytest.mark.slow
+def test_a_client_cannot_make_urls_https_under_serve(tmp_path):
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "serve-secret",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
+    manage("db", "upgrade", env=env)
+    with server("serve", "--workers", "1", env=env, log=tmp_path / "server.log") as url:
+        account = register(url, "forwarded@example.com")
+        forged = {**account.headers, "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"}
+        status, headers, body = call("POST", url + "/api/v1/todos/", {"title": "t"}, forged)
+    assert status == 201
+    assert body["uri"].startswith(url + "/api/v1/todos/")
+    assert headers["Location"].startswith("http://")
