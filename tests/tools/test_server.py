@@ -45,14 +45,20 @@ def test_without_a_config_file_gunicorn_defaults_apply():
     assert cfg.workers == 3 and cfg.preload_app is False
 
 
-@pytest.mark.slow
-def test_serve_answers_over_http(tmp_path):
+def production_database(tmp_path) -> dict:
+    """The environment of a production `serve` on a migrated SQLite file in `tmp_path`."""
     env = {
         "APP_ENV": "production",
         "SECRET_KEY": "serve-secret",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
     }
     manage("db", "upgrade", env=env)
+    return env
+
+
+@pytest.mark.slow
+def test_serve_answers_over_http(tmp_path):
+    env = production_database(tmp_path)
     log = tmp_path / "server.log"
     with server("serve", "--workers", "2", "--threads", "2", env=env, log=log) as url:
         with urllib.request.urlopen(url + "/api/v1/swagger.json", timeout=10) as response:
@@ -80,12 +86,7 @@ def test_gunicorn_believes_no_forwarded_header():
 
 @pytest.mark.slow
 def test_a_client_cannot_make_urls_https_under_serve(tmp_path):
-    env = {
-        "APP_ENV": "production",
-        "SECRET_KEY": "serve-secret",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-    }
-    manage("db", "upgrade", env=env)
+    env = production_database(tmp_path)
     with server("serve", "--workers", "1", env=env, log=tmp_path / "server.log") as url:
         account = register(url, "forwarded@example.com")
         forged = {**account.headers, "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"}
