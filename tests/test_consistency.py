@@ -18,6 +18,7 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 import namespaces.todos
+from api.plumbing.bodies import problem
 from api.plumbing.errors import error_body
 from models import Item, db, utcnow
 from tests.clients import AppHttp, together
@@ -300,10 +301,10 @@ def test_an_error_reads_the_same_inside_and_outside_the_blueprint(
     body = check_answer(inside, status, retry_after)
     assert check_answer(outside, status, retry_after) == body
     assert inside.headers["Content-Type"] == outside.headers["Content-Type"]
-    # Both are the one function's answer.
+    # Both are the one function's answer, as problem details.
     expected, expected_status, expected_headers = error_body(make_error())
     assert (body, status, retry_after) == (
-        expected,
+        problem(expected, expected_status),
         expected_status,
         expected_headers.get("Retry-After"),
     )

@@ -5,6 +5,8 @@ deeper than `MAX_DEPTH`, and no NUL character in any string (PostgreSQL cannot s
 one, and no client needs one). A body that breaks a rule is a 400 that says which.
 """
 
+from http import HTTPStatus
+
 import orjson
 from flask import Request, current_app
 from flask.json.provider import DefaultJSONProvider
@@ -61,8 +63,21 @@ class ApiRequest(Request):
 
 
 JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def problem(body: dict, status: int) -> dict:
+    """An error body as RFC 9457 problem details: `type`, `title`, `status` and `detail`,
+    with `message` (the same text as `detail`) and any `errors` kept for older clients."""
+    title = HTTPStatus(status).phrase
+    message = body.get("message") or title
+    return {"type": "about:blank", "title": title, "status": status, "detail": message, **body}
 
 
 def output_json(data, code, headers=None):
+    """The response of `data` as JSON; an error's as problem details (`problem`)."""
+    mimetype = JSON
+    if code >= 400 and isinstance(data, dict):
+        data, mimetype = problem(data, code), PROBLEM
     body = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE) if data is not None else b""
-    return current_app.response_class(body, code, headers, mimetype=JSON)
+    return current_app.response_class(body, code, headers, mimetype=mimetype)

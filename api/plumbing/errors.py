@@ -1,4 +1,5 @@
-"""Every error is a JSON body with a `message`; no HTML page and no traceback, ever.
+"""Every error is problem details (RFC 9457) with a `message`; no HTML page and no
+traceback, ever.
 
 `error_body` is the one answer to an exception that is not an HTTP error: the app's
 handlers (outside the blueprint) and the `Api`'s (inside it) both use it, so a 500, a
@@ -17,10 +18,15 @@ from api.plumbing.bodies import output_json
 
 log = logging.getLogger(__name__)
 
+# RFC 9457 problem details (`api.plumbing.bodies.problem`), as application/problem+json.
 error_model = Model(
     "Error",
     {
-        "message": fields.String(required=True, description="What went wrong"),
+        "type": fields.String(description="The problem type: about:blank, the status says it"),
+        "title": fields.String(description="The status's reason phrase"),
+        "status": fields.Integer(description="The HTTP status code"),
+        "detail": fields.String(description="What went wrong, for this request"),
+        "message": fields.String(required=True, description="The same text as detail"),
         "errors": fields.Raw(description="Per-field reasons, for validation errors"),
     },
 )

@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest, TooManyRequests
 from werkzeug.utils import cached_property
 
-from api.plumbing.bodies import JSON, output_json
+from api.plumbing.bodies import JSON, PROBLEM, output_json
 from api.plumbing.errors import error_body, error_model, without_values
 from api.plumbing.hooks import check_body, refuse_nul
 from api.policies.authentication import REALM, authorizations, mark_private, refuse_anonymous
@@ -67,6 +67,8 @@ api = RestApi(
     validate=True,
 )
 api.representations[JSON] = output_json
+# Errors answer as problem details: the spec's `produces` lists both.
+api.representations[PROBLEM] = output_json
 api.models[error_model.name] = error_model
 
 
