@@ -34,12 +34,7 @@ def _configure_sqlite(connection, record):
     """Foreign keys on (for cascades), WAL and a busy timeout for concurrent writers, and
     `unicode_lower` (SQLite's own `lower` knows only ASCII letters)."""
     if isinstance(connection, sqlite3.Connection):
-        connection.create_function(
-            "unicode_lower",
-            1,
-            lambda text: None if text is None else text.lower(),
-            deterministic=True,
-        )
+        connection.create_function("unicode_lower", 1, _lower, deterministic=True)
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 15000")
