@@ -39,21 +39,42 @@ class Report(NamedTuple):
     integrity: str  # what PRAGMA integrity_check answered: "ok"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite database URL; None for another database or one in memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def sqlite_database(url: str) -> Path:
     """The file of an SQLite database URL; BackupError for any other database."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    found = sqlite_file(url)
+    if found is not None:
+        return found
+    backend = make_url(url).get_backend_name()
+    if backend != "sqlite":
         raise BackupError(
-            f"The database is {parsed.get_backend_name()}, not SQLite: use its own tools, "
+            f"The database is {backend}, not SQLite: use its own tools, "
             f"e.g. `{PG_DUMP}` and `{PG_RESTORE}`."
         )
-    if not parsed.database or parsed.database == ":memory:":
-        raise BackupError("The database is in memory: there is no file to back up.")
-    return Path(parsed.database)
+    raise BackupError("The database is in memory: there is no file to back up.")
 
 
 def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
+
+
+def take_lock(database: Path, exclusive: bool) -> int | None:
+    """The descriptor of `database`'s lock file, locked shared (a server) or exclusively
+    (a restore), or None when the other kind holds it; it stays locked until closed."""
+    descriptor = os.open(lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def hold_server_lock(database: Path) -> int:
@@ -62,23 +83,18 @@ def hold_server_lock(database: Path) -> int:
 
     Raises BackupError while a restore holds the lock.
     """
-    descriptor = os.open(lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(descriptor)
-        raise BackupError(
-            f"A restore of {database} is under way; start the server after it."
-        ) from None
+    descriptor = take_lock(database, exclusive=False)
+    if descriptor is None:
+        raise BackupError(f"A restore of {database} is under way; start the server after it.")
     return descriptor
 
 
 def hold_for_server(app) -> None:
     """Keep restores out of `app`'s SQLite database for as long as this process (and the
     workers it forks) runs; nothing for other databases or an in-memory one."""
-    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        app.extensions["server_lock"] = hold_server_lock(Path(url.database))
+    database = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database is not None:
+        app.extensions["server_lock"] = hold_server_lock(database)
 
 
 def integrity(connection: sqlite3.Connection) -> str:
@@ -143,12 +159,10 @@ def restore(backup_file: Path, database: Path) -> Report:
         raise BackupError(f"Cannot open {backup_file}: {describe(error)}") from None
     try:
         check_backup(source, backup_file)
-        descriptor = os.open(lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = take_lock(database, exclusive=True)
+        if descriptor is None:
+            raise BackupError(f"A server is using {database}: stop it, then restore.")
         try:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise BackupError(f"A server is using {database}: stop it, then restore.") from None
             restored = sqlite3.connect(database)
             try:
                 source.backup(restored)
