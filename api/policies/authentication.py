@@ -203,7 +203,8 @@ def current_user() -> Principal:
 
 
 class ProtectedResource(Resource):
-    """A resource every method of which needs an API key or a bearer token."""
+    """A resource every method of which needs an API key or a bearer token: the
+    blueprint's `refuse_anonymous` refuses a request without one before anything else."""
 
     __apidoc__ = merge(
         Resource.__apidoc__,
@@ -220,11 +221,6 @@ class ProtectedResource(Resource):
             },
         },
     )
-
-    def dispatch_request(self, *args, **kwargs):
-        # Before body validation: an anonymous caller learns nothing about the payload.
-        require_credential()
-        return super().dispatch_request(*args, **kwargs)
 
     def write(self, handler):
         """A POST runs at most once per `Idempotency-Key` of the caller's account."""
