@@ -169,14 +169,35 @@ def write_json(path: str, document: dict) -> None:
 
 @cli.command("openapi")
 @output_option
-def openapi(output):
-    """Check the Swagger 2.0 spec of the API, then write it."""
-    spec = spec_tools.swagger_spec(api)
-    errors = spec_tools.spec_errors(spec)
+@click.option(
+    "--openapi",
+    "version",
+    type=click.Choice(sorted(spec_tools.FORMATS)),
+    default="2.0",
+    show_default=True,
+    help="Swagger 2.0 (as swagger.json serves it) or OpenAPI 3.1 (as openapi.json does).",
+)
+@click.option(
+    "--base-url",
+    default=postman_tools.DEFAULT_BASE_URL,
+    show_default=True,
+    help="OpenAPI 3.1 only: the server's root URL, the document's server before /api/v1.",
+)
+def openapi(output, version, base_url):
+    """Check the spec of the API, then write it."""
+    name, _ = spec_tools.FORMATS[version]
+    if version == "2.0":
+        spec = spec_tools.swagger_spec(api)
+    else:
+        try:
+            spec = spec_tools.openapi31_spec(api, base_url)
+        except ValueError as error:
+            raise click.ClickException(f"The spec cannot be written as {name}: {error}") from None
+    errors = spec_tools.spec_errors(spec, version)
     if errors:
-        raise click.ClickException("The spec is not valid Swagger 2.0:\n" + "\n".join(errors))
+        raise click.ClickException(f"The spec is not valid {name}:\n" + "\n".join(errors))
     write_json(output, spec)
-    click.echo(f"Wrote the spec ({len(spec['paths'])} paths) to {output}.", err=True)
+    click.echo(f"Wrote the {name} spec ({len(spec['paths'])} paths) to {output}.", err=True)
 
 
 @cli.command("postman")

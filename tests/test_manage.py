@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from openapi_spec_validator import validate
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from sqlalchemy import func, select, text
 
 import manage
@@ -248,6 +248,75 @@ def test_openapi_refuses_an_invalid_spec(runner, tmp_path, monkeypatch):
     # The validator quotes names as its backend does: jsonschema, or jsonschema-rs where
     # it is installed (schemathesis brings it).
     assert "paths > /x > get: 'responses' is a required property" in result.output.replace('"', "'")
+    assert not output.exists()
+
+
+def test_openapi_writes_a_valid_openapi_3_1_document(runner, tmp_path, client):
+    output = tmp_path / "openapi.json"
+    result = runner.invoke(manage.cli, args=["openapi", "--openapi", "3.1", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "OpenAPI 3.1" in result.output
+    document = json.loads(output.read_text())
+    assert document["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(document).validate()
+    assert document["servers"] == [{"url": "http://127.0.0.1:5000/api/v1"}]
+    swagger = client.get("/api/v1/swagger.json").get_json()
+    assert set(document["paths"]) == set(swagger["paths"])
+    # Beside the server, it is the document the API serves.
+    served = client.get("/api/v1/openapi.json").get_json()
+    assert {**document, "servers": served["servers"]} == served
+
+
+def test_openapi_3_1_names_the_server_it_is_given(runner, tmp_path):
+    output = tmp_path / "openapi.json"
+    result = runner.invoke(
+        manage.cli,
+        args=[
+            "openapi",
+            "--openapi",
+            "3.1",
+            "--base-url",
+            "https://todos.example.com/",
+            "-o",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(output.read_text())
+    assert document["servers"] == [{"url": "https://todos.example.com/api/v1"}]
+
+
+def test_openapi_3_1_refuses_an_invalid_document(runner, tmp_path, monkeypatch):
+    untitled = {"swagger": "2.0", "info": {"version": "1"}, "paths": {}}
+    monkeypatch.setattr("api.tools.openapi.swagger_spec", lambda api: untitled)
+    output = tmp_path / "openapi.json"
+    result = runner.invoke(manage.cli, args=["openapi", "--openapi", "3.1", "-o", str(output)])
+    assert result.exit_code == 1
+    assert "not valid OpenAPI 3.1" in result.output
+    assert "info: 'title' is a required property" in result.output.replace('"', "'")
+    assert not output.exists()
+
+
+def test_openapi_3_1_refuses_what_it_cannot_convert(runner, tmp_path, monkeypatch):
+    form = {"name": "file", "in": "formData", "type": "file"}
+    spec = {
+        "swagger": "2.0",
+        "info": {"title": "x", "version": "1"},
+        "paths": {"/x": {"post": {"parameters": [form], "responses": {}}}},
+    }
+    monkeypatch.setattr("api.tools.openapi.swagger_spec", lambda api: spec)
+    output = tmp_path / "openapi.json"
+    result = runner.invoke(manage.cli, args=["openapi", "--openapi", "3.1", "-o", str(output)])
+    assert result.exit_code == 1
+    assert "cannot be written as OpenAPI 3.1: 'formData' parameters" in result.output
+    assert not output.exists()
+
+
+def test_openapi_knows_only_its_two_versions(runner, tmp_path):
+    output = tmp_path / "openapi.json"
+    result = runner.invoke(manage.cli, args=["openapi", "--openapi", "3.0", "-o", str(output)])
+    assert result.exit_code == 2
+    assert "'2.0', '3.1'" in result.output
     assert not output.exists()
 
 

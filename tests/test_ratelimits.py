@@ -245,6 +245,7 @@ def test_another_answers_retry_after_is_kept(app, client):
         ("get", "/"),
         ("get", f"{API}/"),
         ("get", f"{API}/swagger.json"),
+        ("get", f"{API}/openapi.json"),
         ("options", f"{API}/todos/"),
     ],
 )

@@ -38,7 +38,15 @@ EXTENSION = "rate_limits"
 
 # The health check, the metrics, the root redirect and the documentation are never limited.
 UNLIMITED_ENDPOINTS = frozenset(
-    {"index", "health.healthz", "metrics.metrics", "api.root", "api.doc", "api.specs"}
+    {
+        "index",
+        "health.healthz",
+        "metrics.metrics",
+        "api.root",
+        "api.doc",
+        "api.specs",
+        "api.openapi",
+    }
 )
 
 # The storage scope of the API-wide limit: one count across every route.

@@ -15,6 +15,7 @@ from api.plumbing.errors import error_body, error_model, without_values
 from api.plumbing.hooks import check_body, refuse_nul
 from api.policies.authentication import REALM, authorizations, mark_private, refuse_anonymous
 from api.policies.conditional import tag_response
+from api.rest.openapi31 import openapi_document
 from api.rest.spec import Spec
 from api.rest.swagger_ui import render_swagger_ui
 from namespaces.auth import ns as auth_ns
@@ -79,6 +80,12 @@ NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Opti
 @api.documentation
 def swagger_ui():
     return render_swagger_ui(api), 200, NO_FRAMING
+
+
+@blueprint.route("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document: swagger.json's spec in 3.1's form, served from here."""
+    return output_json(openapi_document(api.__schema__, request.url_root), 200)
 
 
 @api.errorhandler(OperationalError)

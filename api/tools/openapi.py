@@ -1,8 +1,17 @@
-"""The API's Swagger 2.0 spec, as served at `swagger.json`, and its validation."""
+"""The API's specs, as served: Swagger 2.0 at `swagger.json`, OpenAPI 3.1 at
+`openapi.json`; and their validation."""
 
 from flask import current_app, has_request_context
 from flask_restx import Api
-from openapi_spec_validator import OpenAPIV2SpecValidator
+from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV31SpecValidator
+
+from api.rest.openapi31 import openapi_document
+
+# The versions `manage.py openapi --openapi` writes: each one's name and validator.
+FORMATS = {
+    "2.0": ("Swagger 2.0", OpenAPIV2SpecValidator),
+    "3.1": ("OpenAPI 3.1", OpenAPIV31SpecValidator),
+}
 
 
 def swagger_spec(api: Api) -> dict:
@@ -14,10 +23,18 @@ def swagger_spec(api: Api) -> dict:
         return api.__schema__
 
 
-def spec_errors(spec: dict) -> list[str]:
-    """Why `spec` is not a valid Swagger 2.0 document, one line per problem; [] if it is."""
+def openapi31_spec(api: Api, base_url: str) -> dict:
+    """The OpenAPI 3.1 document of `api`, its server at `base_url` (the root the API is
+    served under); needs an application context. ValueError if it cannot be written."""
+    return openapi_document(swagger_spec(api), base_url)
+
+
+def spec_errors(spec: dict, version: str = "2.0") -> list[str]:
+    """Why `spec` is not a valid document of `version` (a key of FORMATS), one line per
+    problem; [] if it is."""
+    _, validator = FORMATS[version]
     problems = []
-    for error in OpenAPIV2SpecValidator(spec).iter_errors():
+    for error in validator(spec).iter_errors():
         where = " > ".join(str(part) for part in getattr(error, "absolute_path", ()))
         problems.append(f"{where or '(top level)'}: {error.message}")
     return problems
