@@ -3,7 +3,7 @@
 from .base import db, utcnow
 from .bucket import Bucket, Item
 from .idempotency import IdempotencyKey
-from .todo import Todo
+from .todo import Tag, Todo, tag_key
 from .user import AccessToken, ApiKey, User, digest
 
 __all__ = [
@@ -12,9 +12,11 @@ __all__ = [
     "Bucket",
     "IdempotencyKey",
     "Item",
+    "Tag",
     "Todo",
     "User",
     "db",
     "digest",
+    "tag_key",
     "utcnow",
 ]

@@ -101,6 +101,7 @@ COUNTERS = (
     Counter("todos", "user_id", "users", "todo_count"),
     Counter("buckets", "user_id", "users", "bucket_count"),
     Counter("items", "bucket_id", "buckets", "item_count"),
+    Counter("todo_tags", "tag_id", "tags", "todo_count"),
 )
 
 

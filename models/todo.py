@@ -1,10 +1,78 @@
-"""Todos: one task each, owned by one user."""
+"""Todos: one task each, owned by one user, with its tags."""
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from datetime import UTC, datetime
 
-from .base import Timestamped, Versioned, db
-from .counts import maintain_counts
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from .base import Timestamped, Versioned, db, utcnow
+from .counts import count_column, maintain_counts
+from .ordering import FIRST, MAX_LENGTH
+
+# Todos without a due date sort after every dated one, in both directions: each
+# direction sorts on a column that holds the due date, or else a date past its far end.
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
+# Positions compare byte by byte (models.ordering), whatever the database's locale.
+Position = String(MAX_LENGTH).with_variant(String(MAX_LENGTH, collation="C"), "postgresql")
+
+todo_tags = Table(
+    "todo_tags",
+    db.metadata,
+    # Led by the tag: `tag=` walks one tag's todos in id order from the index alone.
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Column("todo_id", ForeignKey("todos.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_todo_tags_todo_id", "todo_id"),
+)
+
+
+class Tag(db.Model):
+    """A tag of one account, named as first written, found by its lower-case `key`."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(50))
+    # Kept by the database (models.counts) as todos gain and lose the tag.
+    todo_count: Mapped[int] = count_column()
+
+
+def tag_key(name: str) -> str:
+    """How tags compare: trimmed, whatever the case."""
+    return name.strip().casefold()
+
+
+def tags_named(user_id: int, names: list[str]) -> list[Tag]:
+    """The account's tags of these `names` (compared by `tag_key`), in key order; a new
+    one is created as first written. Concurrent writers creating the same tag both get
+    the one row (INSERT ... ON CONFLICT DO NOTHING, then a read)."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(tag_key(name), name.strip())
+    if not wanted:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(Tag)
+    rows = [{"user_id": user_id, "key": key, "name": name} for key, name in wanted.items()]
+    db.session.execute(insert.values(rows).on_conflict_do_nothing())
+    found = select(Tag).where(Tag.user_id == user_id, Tag.key.in_(wanted)).order_by(Tag.key)
+    return list(db.session.scalars(found))
 
 
 class Todo(Timestamped, Versioned, db.Model):
@@ -14,6 +82,12 @@ class Todo(Timestamped, Versioned, db.Model):
         Index("ix_todos_user_id_id", "user_id", "id"),
         Index("ix_todos_user_id_created_at_id", "user_id", "created_at", "id"),
         Index("ix_todos_user_id_title_id", "user_id", "title", "id"),
+        Index("ix_todos_user_id_due_first_id", "user_id", "due_first", "id"),
+        Index("ix_todos_user_id_due_last_id", "user_id", "due_last", "id"),
+        Index("ix_todos_user_id_priority_id", "user_id", "priority", "id"),
+        Index("ix_todos_user_id_position_id", "user_id", "position", "id"),
+        # `overdue=true`: the open todos of an owner by due date.
+        Index("ix_todos_user_id_done_due_first", "user_id", "done", "due_first"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -21,6 +95,51 @@ class Todo(Timestamped, Versioned, db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The sort keys of `due_at`: ascending (no date: FAR_FUTURE) and descending (FAR_PAST).
+    due_first: Mapped[datetime] = mapped_column(default=FAR_FUTURE)
+    due_last: Mapped[datetime] = mapped_column(default=FAR_PAST)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The API gives a new todo the last place; rows inserted without one (bulk loads)
+    # share the first and keep their id order.
+    position: Mapped[str] = mapped_column(Position, default=FIRST)
+
+    # Loaded on access for a write, which replaces the collection; reads load it with
+    # their rows (api.rest.masks.load_options) when the response shows it.
+    tags: Mapped[list[Tag]] = relationship(secondary=todo_tags, order_by=Tag.key)
+
+    def update(self, data: dict) -> None:
+        """Set the given fields; `tags` (names) become the account's tags of those names."""
+        data = dict(data)
+        names = data.pop("tags", None)
+        super().update(data)
+        if names is None:
+            return
+        tags = tags_named(self.user_id, names)
+        if [tag.id for tag in tags] != [tag.id for tag in self.tags]:
+            self.tags = tags
+            # The row itself changes too: a new version and updated_at.
+            self.updated_at = utcnow()
+
+    @validates("due_at")
+    def _keep_due_keys(self, key, due_at):
+        self.due_first = due_at or FAR_FUTURE
+        self.due_last = due_at or FAR_PAST
+        return due_at
+
+    @validates("done")
+    def _keep_completed_at(self, key, done):
+        if done and not self.done:
+            self.completed_at = utcnow()
+        elif not done:
+            self.completed_at = None
+        return done
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [tag.name for tag in self.tags]
 
 
 maintain_counts(Todo.__table__)
+maintain_counts(todo_tags)

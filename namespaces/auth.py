@@ -119,7 +119,7 @@ def _dummy_hash() -> str:
 class Register(Resource):
     decorators = [password_guard]
 
-    @ns.expect(credentials, validate=True)
+    @ns.expect(credentials)
     @ns.marshal_with(user, code=201, description="Account created")
     @ns.response(400, "Invalid email or password", error_model)
     @ns.response(409, "Email already registered", error_model)
@@ -216,7 +216,7 @@ class KeyList(ProtectedResource):
         """List the caller's API keys (never their secrets)"""
         return key_listing.page(key_list_args.parse_args(), response_fields(key))
 
-    @ns.expect(key_input, validate=True)
+    @ns.expect(key_input)
     @ns.marshal_with(
         new_key,
         code=201,

@@ -13,6 +13,7 @@ from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource_models import (
     ResourceUrl,
+    merge_patch,
     payload,
     resource_models,
     save_changes,
@@ -29,7 +30,7 @@ item_input, item_patch, item = resource_models(
     {
         "name": text(200, "See the aurora", required=True),
         "description": text(10000, "From Tromsø"),
-        "done": fields.Boolean(default=False),
+        "done": fields.Boolean(default=False, nullable=False),
     },
     uri=ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id"),
 )
@@ -100,7 +101,7 @@ class BucketList(ProtectedResource):
         shown = response_fields(bucket, BUCKET_LIST_MASK)
         return bucket_listing.page(args, shown, count=current_user().bucket_count)
 
-    @ns.expect(bucket_input, validate=True)
+    @ns.expect(bucket_input)
     @ns.marshal_with(bucket, code=201, description="Bucket list created")
     @ns.response(400, "Invalid bucket list", error_model)
     def post(self):
@@ -121,7 +122,7 @@ class Bucket(ProtectedResource):
         """Show a bucket list with its items"""
         return load_bucket(id, response_fields(bucket))
 
-    @ns.expect(bucket_input, validate=True)
+    @ns.expect(bucket_input)
     @ns.marshal_with(bucket)
     @ns.response(400, "Invalid bucket list", error_model)
     def put(self, id):
@@ -131,15 +132,15 @@ class Bucket(ProtectedResource):
         check_if_match(found, shown)
         return save_changes(found, payload(bucket_input, replace=True))
 
-    @ns.expect(bucket_patch, validate=True)
+    @ns.expect(bucket_patch)
     @ns.marshal_with(bucket)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id):
-        """Change some fields of a bucket list"""
+        """Change some fields of a bucket list (JSON merge patch: null clears a field)"""
         shown = response_fields(bucket)
         found = load_bucket(id, shown, lock=True)
         check_if_match(found, shown)
-        return save_changes(found, payload(bucket_patch))
+        return save_changes(found, merge_patch(bucket_patch, bucket_input))
 
     @ns.response(204, "Bucket list and its items deleted")
     def delete(self, id):
@@ -165,7 +166,7 @@ class ItemList(ProtectedResource):
         found = load_bucket(id, fields={"item_count": bucket["item_count"]})
         return item_listing.page(args, response_fields(item), count=found.item_count, bucket_id=id)
 
-    @ns.expect(item_input, validate=True)
+    @ns.expect(item_input)
     @ns.marshal_with(item, code=201, description="Item created")
     @ns.response(400, "Invalid item", error_model)
     def post(self, id):
@@ -188,7 +189,7 @@ class Item(ProtectedResource):
         """Show an item"""
         return load_item(id, item_id, response_fields(item))
 
-    @ns.expect(item_input, validate=True)
+    @ns.expect(item_input)
     @ns.marshal_with(item)
     @ns.response(400, "Invalid item", error_model)
     def put(self, id, item_id):
@@ -197,14 +198,14 @@ class Item(ProtectedResource):
         check_if_match(found, response_fields(item))
         return save_changes(found, payload(item_input, replace=True))
 
-    @ns.expect(item_patch, validate=True)
+    @ns.expect(item_patch)
     @ns.marshal_with(item)
     @ns.response(400, "Invalid change", error_model)
     def patch(self, id, item_id):
-        """Change some fields of an item"""
+        """Change some fields of an item (JSON merge patch: null clears a field)"""
         found = load_item(id, item_id, lock=True)
         check_if_match(found, response_fields(item))
-        return save_changes(found, payload(item_patch))
+        return save_changes(found, merge_patch(item_patch, item_input))
 
     @ns.response(204, "Item deleted")
     def delete(self, id, item_id):

@@ -164,3 +164,29 @@ def test_every_upgrade_keeps_the_rows_already_there(empty_app):
             counts = {t: connection.execute(text(count.format(t))).scalar() for t in tables}
         assert counts == dict.fromkeys(tables, 1)
         db.engine.dispose()
+
+
+def test_the_task_model_carries_the_todos_already_there(empty_app):
+    with empty_app.app_context():
+        insert_at(
+            "853fc0491466",
+            "INSERT INTO users (id, email, password_hash, created_at) "
+            "VALUES (1, 'a@example.com', 'x', :now)",
+            "INSERT INTO todos (id, user_id, title, description, done, created_at, updated_at) "
+            "VALUES (3, 1, 'c', '', false, :now, :now), (1, 1, 'a', '', true, :now, :now), "
+            "(2, 1, 'b', '', false, :now, :now)",
+        )
+        upgrade()
+        with db.engine.begin() as connection:
+            rows = connection.execute(
+                text("SELECT id, priority, due_at, completed_at FROM todos ORDER BY position, id")
+            ).all()
+            assert rows == [(1, 0, None, None), (2, 0, None, None), (3, 0, None, None)]
+            assert connection.execute(text("SELECT count(*) FROM todo_tags")).scalar() == 0
+        downgrade(revision="853fc0491466")
+        with db.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM todos")).scalar() == 3
+            columns = {c["name"] for c in inspect(connection).get_columns("todos")}
+            assert "position" not in columns
+            assert "tags" not in inspect(connection).get_table_names()
+        db.engine.dispose()

@@ -146,21 +146,28 @@ OFFSET = "offset"
 class Listing:
     """How the caller's rows of one entity are listed, a page at a time.
 
-    `sortable` maps each sort name to its column; the last one must be the unique id,
-    which breaks ties. `filters` maps a query argument to its `Filter`; `scope` names
-    further columns a list is confined to (the bucket of items).
+    `sortable` maps each sort name to its column, or to a pair of columns (the one an
+    ascending sort uses, and the one a descending sort uses); the last one must be the
+    unique id, which breaks ties. `filters` maps a query argument to its `Filter`; a
+    repeatable argument (a list of values) applies its filter once per value, all of
+    which must hold. `scope` names further columns a list is confined to (the bucket of
+    items); `where` holds conditions every listed row meets.
     """
 
-    def __init__(self, entity, sortable: dict, filters: dict | None = None, scope=()):
+    def __init__(self, entity, sortable: dict, filters: dict | None = None, scope=(), where=()):
         self.entity = entity
         self.sortable = sortable
         self.filters = filters or {}
         self.scope = tuple(scope)
+        self.where = tuple(where)
         self.id_column = list(sortable.values())[-1]
 
     def sort_columns(self, sort: str) -> list:
         """The columns rows are ordered by for `sort`, ending with the unique id."""
-        columns = [self.sortable[sort.lstrip("-")]]
+        column = self.sortable[sort.lstrip("-")]
+        if isinstance(column, tuple):
+            column = column[1] if sort.startswith("-") else column[0]
+        columns = [column]
         if columns[0] is not self.id_column:
             columns.append(self.id_column)
         return columns
@@ -171,7 +178,8 @@ class Listing:
         return [
             self.entity.user_id == bindparam("owner"),
             *(getattr(self.entity, name) == bindparam(name) for name in self.scope),
-            *(self.filters[name].condition(bindparam(name)) for name in filters),
+            *self.where,
+            *(self.filters[argument(name)].condition(bindparam(name)) for name in filters),
         ]
 
     def count_statement(self, filters: tuple[str, ...]):
@@ -208,9 +216,11 @@ class Listing:
         applied no COUNT runs.
         """
         sort, per_page = args["sort"], args["per_page"]
-        filters = tuple(name for name in self.filters if args.get(name) not in (None, ""))
+        given = {name: args[name] for name in self.filters if args.get(name) not in (None, "")}
+        values = dict(bound_values(given))
+        filters = tuple(values)
         params = {"owner": current_user().id, **scope}
-        params.update((name, self.filters[name].value(args[name])) for name in filters)
+        params.update((name, self.filters[argument(name)].value(v)) for name, v in values.items())
         if count is None or filters:
             count = db.session.scalar(self.count_statement(filters), params)
         last_page = max(1, math.ceil(count / per_page))
@@ -266,6 +276,22 @@ class Listing:
             links["next"] = {"cursor": encode_cursor(cursor)}
         links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort))}
         return links
+
+
+def bound_values(given: dict):
+    """(bound name, value) of each filter value: a repeatable argument's values are bound
+    as `name.0`, `name.1`, ... in a canonical order, so one statement serves each count."""
+    for name, value in given.items():
+        if isinstance(value, list):
+            for index, each in enumerate(sorted(set(value))):
+                yield f"{name}.{index}", each
+        else:
+            yield name, value
+
+
+def argument(bound_name: str) -> str:
+    """The query argument a bound filter name (see `bound_values`) belongs to."""
+    return bound_name.partition(".")[0]
 
 
 @lru_cache(maxsize=512)

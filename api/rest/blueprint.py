@@ -65,7 +65,8 @@ api = RestApi(
     ),
     doc="/",
     authorizations=authorizations,
-    validate=True,
+    # Bodies are validated where a handler reads them (api.rest.resource_models.body_of).
+    validate=False,
 )
 api.representations[JSON] = output_json
 # Errors answer as problem details: the spec's `produces` lists both.

@@ -1,16 +1,20 @@
 """The models of a resource and its fields: what a client may send, and what it gets back.
 
-Only the fields a client may set are ever applied from a body (`payload`): `id`, the
-owner, timestamps and `uri` are the server's.
+Only the fields a client may set are ever applied from a body (`payload`,
+`merge_patch`): `id`, the owner, timestamps and `uri` are the server's. Date-times are
+taken only as RFC 3339, with their offset (`read_value`).
 """
 
 import copy
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from flask import request, url_for
-from flask_restx import fields
+from flask_restx import abort, fields
 
 from models import db
+
+INVALID_BODY = "Input payload validation failed"
 
 
 class ResourceUrl(fields.Url):
@@ -36,11 +40,21 @@ class ResourceUrl(fields.Url):
         return url_for(self.endpoint, _external=True, **values)
 
 
+class NameList(fields.List):
+    """A list of strings shown from related rows' `name`s (a todo's tags)."""
+
+    def format(self, value):
+        return super().format([row.name for row in value])
+
+
 def partial(ns, model, name: str):
-    """The same fields as `model`, none required: the body of a JSON merge patch."""
+    """The same fields as `model`, none required: the body of a JSON merge patch
+    (RFC 7396). A field that `model` does not require is `nullable`, unless it says
+    `nullable=False` (a flag): null resets it to its default (`merge_patch`)."""
     optional = {}
     for key, field in model.items():
         field = copy.copy(field)
+        field.nullable = not field.required and field.nullable is not False
         field.required = False
         field.default = None
         optional[key] = field
@@ -85,20 +99,80 @@ def text(max_length: int, example: str, required: bool = False):
     return fields.String(max_length=max_length, default="", example=example)
 
 
+def default_of(field):
+    """What a field the client leaves out (or, in a merge patch, sets to null) becomes."""
+    default = field.default
+    return default() if callable(default) else default
+
+
+def read_value(key: str, field, value):
+    """A validated body's `value` for `field` as the model stores it: a date-time is
+    parsed, must carry its offset (RFC 3339; 400 naming `key` otherwise), and is kept
+    in UTC."""
+    if value is None or not isinstance(field, fields.DateTime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+        abort(
+            400,
+            INVALID_BODY,
+            errors={
+                key: "Must be an RFC 3339 date-time with an offset, e.g. 2026-12-24T18:00:00Z."
+            },
+        )
+    return parsed.astimezone(UTC)
+
+
+def body_of(model) -> dict:
+    """The request's JSON object, validated against `model`: 415 for a body that is not
+    JSON, 400 for one that is not valid JSON or not an object, and a 400 naming each field
+    that breaks its rules. `null` passes only for a field that is `nullable`.
+    """
+    body = request.get_json()
+    if not isinstance(body, dict):
+        abort(400, INVALID_BODY, errors={"body": "Must be a JSON object."})
+    refused = {
+        key: "This field cannot be null."
+        for key, value in body.items()
+        if value is None and key in model and not model[key].nullable
+    }
+    if refused:
+        abort(400, INVALID_BODY, errors=refused)
+    model.validate({key: value for key, value in body.items() if value is not None})
+    return body
+
+
 def payload(model, *, replace: bool = False) -> dict:
-    """The validated body, restricted to `model`'s fields.
+    """The validated body (`body_of`), restricted to `model`'s fields.
 
     With `replace` (POST, PUT) a field the body leaves out takes its default, so a
-    full replace resets what it does not mention.
+    full replace resets what it does not mention; so does a nullable field set to null.
     """
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = body_of(model)
+    data = {}
+    for key, field in model.items():
+        if key in body and body[key] is not None:
+            data[key] = read_value(key, field, body[key])
+        elif key in body or (replace and not field.required):
+            data[key] = default_of(field)
+    return data
+
+
+def merge_patch(model, defaults: dict) -> dict:
+    """The body of a JSON merge patch (RFC 7396) of `model` (see `partial`), validated
+    and restricted to its fields: a member set to null resets a nullable field to its
+    default in `defaults` (the full model's fields), and is a 400 naming a field that
+    cannot be null.
+    """
+    body = body_of(model)
     data = {}
     for key, field in model.items():
         if key in body:
-            data[key] = body[key]
-        elif replace and not field.required:
-            data[key] = field.default
+            value = default_of(defaults[key]) if body[key] is None else body[key]
+            data[key] = read_value(key, field, value)
     return data
 
 

@@ -63,6 +63,14 @@ class Spec(Swagger):
     def as_dict(self):
         spec = super().as_dict()
         definitions = spec.get("definitions", {})
+        # Fields that take null (a merge patch's optional ones): Swagger 2.0 says so only
+        # with the `x-nullable` extension, which OpenAPI 3.1 turns into a type with null.
+        for name, model in self.api.models.items():
+            # Models are dicts of fields (a SchemaModel, which is not, has no fields).
+            model_fields = model.items() if isinstance(model, dict) else ()
+            for key, field in model_fields:
+                if getattr(field, "nullable", None) and name in definitions:
+                    definitions[name]["properties"][key]["x-nullable"] = True
         pending = set(self.masked_models)
         seen = set()
         while pending:

@@ -356,3 +356,41 @@ class TestStatementCounts:
             assert len(auth_client.get(items_url(bucket["id"]) + "?per_page=100").get_json()) == 100
         # credential, bucket ownership with its item count, page: no COUNT
         assert len(statements) == 3, statements
+
+
+class TestMergePatch:
+    """PATCH of a bucket list or an item is an RFC 7396 merge patch, as of a todo."""
+
+    def test_null_clears_a_bucket_lists_description(self, auth_client):
+        bucket = create_bucket(auth_client, description="Far away")
+        response = auth_client.patch(
+            bucket_url(bucket["id"]),
+            data='{"description": null}',
+            content_type="application/merge-patch+json",
+        )
+        assert response.status_code == 200, response.get_json()
+        assert (response.get_json()["name"], response.get_json()["description"]) == ("Travel", "")
+
+    def test_null_on_a_required_field_is_400_naming_it(self, auth_client):
+        bucket = create_bucket(auth_client)
+        item = create_item(auth_client, bucket["id"], done=True)
+        for url, field in [
+            (bucket_url(bucket["id"]), "name"),
+            (item_url(bucket["id"], item["id"]), "name"),
+            (item_url(bucket["id"], item["id"]), "done"),
+        ]:
+            response = auth_client.patch(url, json={field: None, "description": "changed"})
+            assert response.status_code == 400
+            assert field in response.get_json()["errors"]
+        assert auth_client.get(item_url(bucket["id"], item["id"])).get_json() == item
+
+    def test_null_resets_an_items_description_and_keeps_the_rest(self, auth_client):
+        bucket = create_bucket(auth_client)
+        item = create_item(auth_client, bucket["id"], description="d", done=True)
+        url = item_url(bucket["id"], item["id"])
+        patched = auth_client.patch(url, json={"description": None}).get_json()
+        assert (patched["description"], patched["done"], patched["name"]) == (
+            "",
+            True,
+            item["name"],
+        )

@@ -42,7 +42,8 @@ class TestCrud:
         assert response.status_code == 201
         body = response.get_json()
         assert set(body) == {
-            "id", "title", "description", "done", "created_at", "updated_at", "uri"
+            "id", "title", "description", "done", "created_at", "updated_at", "uri",
+            "due_at", "priority", "tags", "completed_at", "position",
         }  # fmt: skip
         assert body["description"] == "" and body["done"] is False
         assert body["uri"] == f"http://localhost/api/v1/todos/{body['id']}"
@@ -86,7 +87,7 @@ class TestCrud:
             k: created[k] for k in ("title", "description", "done")
         }
 
-    @pytest.mark.parametrize("field", ["title", "done", "description"])
+    @pytest.mark.parametrize("field", ["title", "done"])
     def test_patch_rejects_null(self, auth_client, field):
         created = create(auth_client)
         response = auth_client.patch(todo_url(created["id"]), json={field: None})
@@ -428,3 +429,337 @@ class TestMasks:
         with statements.capture():
             auth_client.get(path)
         assert any("todos.description" in s for s in statements.selects)
+
+
+# The task model: due dates, priority, tags, completion time and manual order.
+
+TAGS = f"{TODOS}tags/"
+
+
+def move(client, todo, after, **headers):
+    return client.post(f"{todo_url(todo['id'])}/move", json={"after": after}, headers=headers)
+
+
+def listed(client, query: str) -> list[int]:
+    response = client.get(f"{TODOS}?per_page=100&{query}")
+    assert response.status_code == 200, response.get_json()
+    return [todo["id"] for todo in response.get_json()]
+
+
+def walk(client, query: str, per_page: int = 3) -> list[int]:
+    """Every id a walk along the `next` links of a list shows, in order."""
+    seen, url = [], f"{TODOS}?per_page={per_page}&{query}"
+    for _ in range(50):
+        response = client.get(url)
+        assert response.status_code == 200, response.get_json()
+        seen += [todo["id"] for todo in response.get_json()]
+        if "next" not in links(response):
+            return seen
+        url = relative(links(response)["next"])
+    raise AssertionError("the walk did not end")
+
+
+def names_field(response, field: str) -> bool:
+    """Whether a 400's errors name `field` (or one of its elements, as `tags.0`)."""
+    return any(key.split(".")[0] == field for key in response.get_json()["errors"])
+
+
+class TestTaskFields:
+    def test_due_at_takes_any_offset_and_answers_in_utc(self, auth_client):
+        created = create(auth_client, due_at="2026-12-24T18:00:00+01:00")
+        assert created["due_at"] == "2026-12-24T17:00:00+00:00"
+        assert auth_client.get(todo_url(created["id"])).get_json()["due_at"] == created["due_at"]
+
+    def test_defaults(self, auth_client):
+        created = create(auth_client)
+        assert (created["due_at"], created["priority"], created["tags"]) == (None, 0, [])
+        assert created["completed_at"] is None
+
+    def test_tags_are_trimmed_and_compared_whatever_the_case(self, auth_client):
+        first = create(auth_client, tags=[" Home ", "errands", "HOME"])
+        assert first["tags"] == ["errands", "Home"]
+        # The account's tag keeps the spelling it was first written with.
+        second = create(auth_client, tags=["home"])
+        assert second["tags"] == ["Home"]
+
+    def test_completed_at_follows_done(self, auth_client):
+        created = create(auth_client)
+        done = auth_client.patch(todo_url(created["id"]), json={"done": True}).get_json()
+        assert done["completed_at"] is not None
+        again = auth_client.patch(todo_url(created["id"]), json={"done": True}).get_json()
+        assert again["completed_at"] == done["completed_at"]
+        reopened = auth_client.patch(todo_url(created["id"]), json={"done": False}).get_json()
+        assert reopened["completed_at"] is None
+
+    def test_completed_at_and_position_cannot_be_set(self, auth_client):
+        created = create(auth_client, completed_at="2020-01-01T00:00:00Z", position="0")
+        assert created["completed_at"] is None and created["position"] != "0"
+
+    def test_a_new_todo_goes_last(self, auth_client):
+        ids = [create(auth_client, title=f"t{i}")["id"] for i in range(4)]
+        assert listed(auth_client, "sort=position") == ids
+        assert listed(auth_client, "sort=-position") == ids[::-1]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("due_at", "2026-12-24"),
+            ("due_at", "2026-12-24T18:00:00"),
+            ("due_at", "tomorrow"),
+            ("due_at", 20261224),
+            ("priority", 4),
+            ("priority", -1),
+            ("priority", "high"),
+            ("tags", ["x" * 51]),
+            ("tags", [f"t{i}" for i in range(21)]),
+            ("tags", ["   "]),
+            ("tags", "home"),
+        ],
+    )
+    def test_bad_fields_are_400_naming_the_field_and_change_nothing(
+        self, auth_client, field, value
+    ):
+        created = create(auth_client)
+        for method, url in (("post", TODOS), ("put", todo_url(created["id"]))):
+            body = {"title": "Changed", field: value}
+            response = getattr(auth_client, method)(url, json=body)
+            assert response.status_code == 400, (method, response.get_json())
+            assert names_field(response, field)
+        response = auth_client.patch(todo_url(created["id"]), json={field: value})
+        assert response.status_code == 400
+        assert names_field(response, field)
+        assert count_todos() == 1
+        assert auth_client.get(todo_url(created["id"])).get_json() == created
+        assert auth_client.get(TAGS).get_json() == []
+
+    def test_edges_are_accepted(self, auth_client):
+        tags = ["x" * 50, *(f"t{i}" for i in range(19))]
+        created = create(auth_client, priority=3, tags=tags, due_at="2026-01-01T00:00:00Z")
+        assert created["priority"] == 3 and len(created["tags"]) == 20
+
+    def test_null_due_at_is_no_due_date_on_create_and_replace(self, auth_client):
+        created = create(auth_client, due_at=None)
+        assert created["due_at"] is None
+        dated = create(auth_client, due_at="2026-12-24T18:00:00Z")
+        replaced = auth_client.put(todo_url(dated["id"]), json={"title": "x", "due_at": None})
+        assert replaced.status_code == 200, replaced.get_json()
+        assert replaced.get_json()["due_at"] is None
+
+    def test_null_on_other_fields_of_a_create_is_400_naming_them(self, auth_client):
+        for field in ("title", "description", "done", "priority", "tags"):
+            response = auth_client.post(TODOS, json={"title": "x", field: None})
+            assert response.status_code == 400
+            assert field in response.get_json()["errors"]
+        assert auth_client.get(TODOS).get_json() == []
+
+
+class TestMergePatch:
+    def test_null_clears_optional_fields(self, auth_client):
+        created = create(
+            auth_client, description="d", due_at="2026-12-24T18:00:00Z", tags=["a"], priority=2
+        )
+        body = {"description": None, "due_at": None, "tags": None, "priority": None}
+        patched = auth_client.patch(todo_url(created["id"]), json=body).get_json()
+        assert (patched["description"], patched["due_at"], patched["tags"]) == ("", None, [])
+        assert patched["priority"] == 0
+        assert patched["title"] == created["title"]
+
+    def test_members_left_out_are_kept(self, auth_client):
+        created = create(auth_client, due_at="2026-12-24T18:00:00Z", tags=["a"], priority=2)
+        patched = auth_client.patch(todo_url(created["id"]), json={"title": "New"}).get_json()
+        assert patched["title"] == "New"
+        kept = ("due_at", "tags", "priority", "description", "done")
+        assert {k: patched[k] for k in kept} == {k: created[k] for k in kept}
+
+    def test_the_merge_patch_media_type_is_accepted(self, auth_client):
+        created = create(auth_client, due_at="2026-12-24T18:00:00Z")
+        response = auth_client.patch(
+            todo_url(created["id"]),
+            data='{"due_at": null, "priority": 1}',
+            content_type="application/merge-patch+json",
+        )
+        assert response.status_code == 200, response.get_json()
+        assert (response.get_json()["due_at"], response.get_json()["priority"]) == (None, 1)
+
+    def test_a_patch_that_is_not_an_object_is_400(self, auth_client):
+        created = create(auth_client)
+        response = auth_client.patch(todo_url(created["id"]), json=["title"])
+        assert response.status_code == 400
+        assert auth_client.get(todo_url(created["id"])).get_json() == created
+
+    def test_changing_tags_is_a_new_version(self, auth_client):
+        created = create(auth_client, tags=["a"])
+        tag = auth_client.get(todo_url(created["id"])).headers["ETag"]
+        patched = auth_client.patch(todo_url(created["id"]), json={"tags": ["b"]})
+        assert patched.get_json()["tags"] == ["b"]
+        assert patched.get_json()["updated_at"] > created["updated_at"]
+        stale = auth_client.patch(
+            todo_url(created["id"]), json={"tags": ["c"]}, headers={"If-Match": tag}
+        )
+        assert stale.status_code == 412
+
+
+class TestFiltersAndSorts:
+    @pytest.fixture
+    def todos(self, auth_client):
+        past, future = "2020-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
+        return {
+            "late": create(auth_client, title="late", due_at=past, priority=3, tags=["home"]),
+            "late_done": create(auth_client, title="late done", due_at=past, done=True),
+            "soon": create(auth_client, title="soon", due_at=future, tags=["Home", "car"]),
+            "never": create(auth_client, title="never", priority=1, tags=["car"]),
+            "never2": create(auth_client, title="never again", priority=3),
+        }
+
+    def ids(self, todos, *names):
+        return [todos[name]["id"] for name in names]
+
+    def test_due_before_and_after(self, auth_client, todos):
+        assert listed(auth_client, "due_before=2500-01-01T00:00:00Z") == self.ids(
+            todos, "late", "late_done"
+        )
+        assert listed(auth_client, "due_after=2500-01-01T00:00:00%2B02:00") == self.ids(
+            todos, "soon"
+        )
+
+    def test_overdue_is_open_and_past_due(self, auth_client, todos):
+        assert listed(auth_client, "overdue=true") == self.ids(todos, "late")
+
+    def test_priority(self, auth_client, todos):
+        assert listed(auth_client, "priority=3") == self.ids(todos, "late", "never2")
+
+    def test_every_tag_named_must_match_whatever_the_case(self, auth_client, todos):
+        assert listed(auth_client, "tag=HOME") == self.ids(todos, "late", "soon")
+        assert listed(auth_client, "tag=home&tag=car") == self.ids(todos, "soon")
+        assert listed(auth_client, "tag=nothing") == []
+
+    def test_filters_combine(self, auth_client, todos):
+        assert listed(auth_client, "tag=car&priority=1&done=false&q=NEV") == self.ids(
+            todos, "never"
+        )
+        response = auth_client.get(f"{TODOS}?tag=car&priority=1")
+        assert response.headers["X-Total-Count"] == "1"
+
+    def test_due_at_sorts_undated_todos_last_both_ways(self, auth_client, todos):
+        assert listed(auth_client, "sort=due_at") == self.ids(
+            todos, "late", "late_done", "soon", "never", "never2"
+        )
+        assert listed(auth_client, "sort=-due_at") == self.ids(
+            todos, "soon", "late_done", "late", "never2", "never"
+        )
+
+    @pytest.mark.parametrize("sort", ["due_at", "-due_at", "priority", "-priority", "position"])
+    def test_walking_next_under_each_new_sort_matches_the_full_list(self, auth_client, todos, sort):
+        assert walk(auth_client, f"sort={sort}", per_page=2) == listed(auth_client, f"sort={sort}")
+        assert walk(auth_client, f"sort={sort}&tag=car", per_page=1) == listed(
+            auth_client, f"sort={sort}&tag=car"
+        )
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "due_before=2026-01-01",
+            "due_after=2026-01-01T00:00:00",
+            "due_before=soon",
+            "overdue=maybe",
+            "overdue=false",
+            "priority=4",
+            "tag=",
+            "tag=" + "x" * 51,
+            "sort=due",
+        ],
+    )
+    def test_bad_arguments_are_400_naming_them(self, auth_client, todos, query):
+        response = auth_client.get(f"{TODOS}?{query}")
+        assert response.status_code == 400
+        name = query.partition("=")[0]
+        assert name in response.get_json()["errors"]
+
+    def test_tags_never_cross_accounts(self, auth_client, todos, client, bob):
+        response = client.post(TODOS, json={"title": "b", "tags": ["home"]}, headers=bob.headers)
+        assert response.status_code == 201
+        assert listed(auth_client, "tag=home") == self.ids(todos, "late", "soon")
+        bobs = client.get(f"{TODOS}?tag=home", headers=bob.headers).get_json()
+        assert [todo["title"] for todo in bobs] == ["b"]
+
+
+class TestTags:
+    def test_tags_with_counts_sorted_by_name(self, auth_client, client, bob):
+        create(auth_client, tags=["home", "Car"])
+        create(auth_client, tags=["HOME"])
+        client.post(TODOS, json={"title": "b", "tags": ["bobs"]}, headers=bob.headers)
+        response = auth_client.get(TAGS)
+        assert response.get_json() == [
+            {"name": "Car", "todo_count": 1},
+            {"name": "home", "todo_count": 2},
+        ]
+        assert response.headers["X-Total-Count"] == "2"
+
+    def test_counts_follow_changes_and_unused_tags_go(self, auth_client):
+        first = create(auth_client, tags=["a", "b"])
+        create(auth_client, tags=["b"])
+        auth_client.patch(todo_url(first["id"]), json={"tags": ["b"]})
+        assert auth_client.get(TAGS).get_json() == [{"name": "b", "todo_count": 2}]
+        auth_client.delete(todo_url(first["id"]))
+        assert auth_client.get(TAGS).get_json() == [{"name": "b", "todo_count": 1}]
+
+    def test_tags_are_paginated(self, auth_client):
+        create(auth_client, tags=[f"t{i:02}" for i in range(5)])
+        response = auth_client.get(f"{TAGS}?per_page=2")
+        assert [tag["name"] for tag in response.get_json()] == ["t00", "t01"]
+        following = auth_client.get(relative(links(response)["next"])).get_json()
+        assert [tag["name"] for tag in following] == ["t02", "t03"]
+
+
+class TestMove:
+    def test_move_after_another_and_to_the_front(self, auth_client):
+        a, b, c, d = (create(auth_client, title=t) for t in "abcd")
+        moved = move(auth_client, d, a["id"])
+        assert moved.status_code == 200 and moved.get_json()["id"] == d["id"]
+        assert listed(auth_client, "sort=position") == [a["id"], d["id"], b["id"], c["id"]]
+        assert move(auth_client, c, None).status_code == 200
+        assert listed(auth_client, "sort=position") == [c["id"], a["id"], d["id"], b["id"]]
+        assert move(auth_client, a, b["id"]).status_code == 200
+        assert listed(auth_client, "sort=position") == [c["id"], d["id"], b["id"], a["id"]]
+
+    def test_many_moves_into_one_gap_keep_the_order(self, auth_client):
+        first, last = create(auth_client, title="first"), create(auth_client, title="last")
+        moved = [create(auth_client, title=f"m{i}") for i in range(30)]
+        for todo in moved:
+            assert move(auth_client, todo, first["id"]).status_code == 200
+        expected = [first["id"], *(t["id"] for t in reversed(moved)), last["id"]]
+        assert listed(auth_client, "sort=position") == expected
+
+    def test_a_move_writes_one_row(self, auth_client, statements):
+        todos = [create(auth_client, title=f"t{i}") for i in range(6)]
+        with statements.capture():
+            assert move(auth_client, todos[5], todos[1]["id"]).status_code == 200
+        writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+        assert len(writes) == 1 and "todos" in writes[0]
+
+    def test_move_after_itself_is_400(self, auth_client):
+        a = create(auth_client)
+        response = move(auth_client, a, a["id"])
+        assert response.status_code == 400 and "after" in response.get_json()["errors"]
+        assert auth_client.get(todo_url(a["id"])).get_json() == a
+
+    def test_move_after_another_accounts_todo_is_404(self, auth_client, client, bob):
+        a = create(auth_client)
+        theirs = client.post(TODOS, json={"title": "b"}, headers=bob.headers).get_json()
+        response = move(auth_client, a, theirs["id"])
+        assert response.status_code == 404
+        assert auth_client.get(todo_url(a["id"])).get_json() == a
+        assert move(client, theirs, a["id"], **bob.headers).status_code == 404
+
+    def test_move_honours_if_match(self, auth_client):
+        a, b = create(auth_client, title="a"), create(auth_client, title="b")
+        tag = auth_client.get(todo_url(b["id"])).headers["ETag"]
+        assert move(auth_client, b, None, **{"If-Match": tag}).status_code == 200
+        stale = move(auth_client, b, a["id"], **{"If-Match": tag})
+        assert stale.status_code == 412
+        assert listed(auth_client, "sort=position") == [b["id"], a["id"]]
+
+    def test_move_needs_after(self, auth_client):
+        a = create(auth_client)
+        response = auth_client.post(f"{todo_url(a['id'])}/move", json={})
+        assert response.status_code == 400

@@ -99,10 +99,9 @@ HUGE_NUMBERS = [2**31, 2**53 + 1, 2**63, 2**64, 10**30, -(2**63) - 1]
 @pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=ids(WITH_BODY))
 def test_huge_integers_in_bodies_are_400(client, alice, alices, method, path):
     before = counts()
-    fields = [
-        *BODIES[path],
-        *(["done"] if path.startswith(("/todos/", "/bucketlists/{bucket}/items/")) else []),
-    ]
+    # A move's body has `after` alone.
+    has_done = path.startswith(("/todos/", "/bucketlists/{bucket}/items/"))
+    fields = [*BODIES[path], *(["done"] if has_done and not path.endswith("/move") else [])]
     with client.login(alice):
         for number in HUGE_NUMBERS:
             for field in fields:

@@ -72,7 +72,7 @@ def test_the_key_list_shows_only_the_callers_keys(client, alices, bob):
     assert [key["id"] for key in keys] != [alices["key"]] and len(keys) == 1
 
 
-OWNED_TABLES = re.compile(r"\bFROM (todos|buckets|items|api_keys)\b")
+OWNED_TABLES = re.compile(r"\bFROM (todos|tags|buckets|items|api_keys)\b")
 # Every GET that reads a user's rows (GET /auth/me reads only the credential).
 READS = [(m, p) for m, p in LISTS + ONE if p != "/auth/me"]
 
