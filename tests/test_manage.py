@@ -2,7 +2,9 @@
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
@@ -111,6 +113,42 @@ def test_seed_content_is_realistic(runner, fresh_database):
     assert 0 < count(Item, Item.done) < 50
     created = db.session.scalars(select(Todo.created_at).order_by(Todo.id)).all()
     assert created == sorted(created) and created[0] < created[-1]
+
+
+def test_seed_gives_todos_due_dates_priorities_tags_and_an_order(runner, fresh_database, client):
+    _, _, key = login_of(seed(runner, "--todos", "200", "--buckets", "1", "--items", "0").output)
+    headers = {"X-API-KEY": key}
+
+    def listed(query: str) -> list[dict]:
+        response = client.get(f"/api/v1/todos/?per_page=100&{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def total(query: str) -> int:
+        response = client.get(f"/api/v1/todos/?per_page=1&{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return int(response.headers["X-Total-Count"])
+
+    # Most todos have no due date; some are overdue, some due this week.
+    week = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    now = datetime.now(UTC).isoformat()
+    dated = total("due_before=9000-01-01T00:00:00Z")
+    assert 20 < dated < 120
+    assert 0 < total("overdue=true") < dated
+    assert 0 < total(f"due_after={quote(now)}&due_before={quote(week)}") < dated
+    # Priorities 0 to 3, mostly none.
+    by_priority = [total(f"priority={level}") for level in range(4)]
+    assert all(by_priority) and by_priority[0] > 200 / 3 and sum(by_priority) == 200
+    # A few tags per todo, from a small vocabulary, counted by the database.
+    tags = client.get("/api/v1/todos/tags/?per_page=100", headers=headers).get_json()
+    assert 3 <= len(tags) <= 10
+    assert all(0 < tag["todo_count"] < 200 for tag in tags)
+    assert total(f"tag={quote(tags[0]['name'])}") == tags[0]["todo_count"]
+    # Done todos were completed; the manual order is the creation order.
+    done = listed("done=true&sort=-id")
+    assert done and all(todo["completed_at"] for todo in done)
+    ordered = [todo["id"] for todo in listed("sort=position")]
+    assert ordered == sorted(ordered)
 
 
 def test_seed_runs_again_on_a_database_with_data(runner, fresh_database):

@@ -15,17 +15,33 @@ from random import Random
 from typing import NamedTuple
 
 from psycopg import sql
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
-from models import Bucket, Item, Todo, User, db
+from models import Bucket, Item, Tag, Todo, User, db
+from models.ordering import after_last
+from models.todo import FAR_FUTURE, FAR_PAST, todo_tags
 
-from .wordlists import BUCKET_QUALIFIERS, BUCKET_THEMES, ITEM_NOTES, TODO_GROUPS, TODO_NOTES
+from .wordlists import (
+    BUCKET_QUALIFIERS,
+    BUCKET_THEMES,
+    ITEM_NOTES,
+    TODO_GROUPS,
+    TODO_NOTES,
+    TODO_TAGS,
+)
 
 BATCH_SIZE = 10_000
 # Creation times are spread over this past period, so sorting by date means something.
 HISTORY = timedelta(days=365)
 TODO_DONE, TODO_NOTED = 0.3, 0.4
 ITEM_DONE, ITEM_NOTED = 0.2, 0.3
+# Due dates: most todos have none; of the rest, some are past, some this week, some later.
+# Each range is (share of todos, earliest and latest day from now).
+DUE_RANGES = [(0.15, -30, -1), (0.15, 0, 7), (0.1, 8, 120)]
+# Priorities 0 (none) to 3 (high), most todos without one.
+PRIORITY_WEIGHTS = [60, 15, 15, 10]
+# How many tags a todo gets (0 to 3), and how often.
+TAG_COUNT_WEIGHTS = [40, 30, 20, 10]
 
 
 class Plan(NamedTuple):
@@ -74,10 +90,12 @@ class Seeder:
             for _, _, verbs, things in BUCKET_THEMES
         ]
 
-    def insert(self, model, rows: Iterable[dict], return_ids: bool = False) -> list[int]:
-        """Insert `rows` in batches; with `return_ids`, the new ids in the order of `rows`."""
-        # The table, not the mapped class: Core's executemany skips the ORM's per-row work.
-        table = model.__table__
+    def insert(self, table: Table, rows: Iterable[dict], return_ids: bool = False) -> list[int]:
+        """Insert `rows` in batches; with `return_ids`, the new ids in the order of `rows`.
+
+        Into the table, not through the mapped class: Core's executemany skips the ORM's
+        per-row work.
+        """
         if not return_ids and db.session.get_bind().dialect.name == "postgresql":
             self.copy(table, rows)
             return []
@@ -126,22 +144,66 @@ class Seeder:
         db.session.flush()
         self.progress(1)
         rows = ({"email": email, "password_hash": demo.password_hash} for email in emails[1:])
-        return [demo.id, *self.insert(User, rows, return_ids=True)]
+        return [demo.id, *self.insert(User.__table__, rows, return_ids=True)]
+
+    def due_at(self) -> datetime | None:
+        """None for most todos; else a day past, this week or later, at a whole hour."""
+        draw = self.rng.random()
+        for share, first, last in DUE_RANGES:
+            if draw < share:
+                day = self.now.replace(minute=0, second=0, microsecond=0)
+                return day + timedelta(
+                    days=self.rng.randint(first, last), hours=self.rng.randint(0, 23)
+                )
+            draw -= share
+        return None
+
+    def todo_row(self, user_id: int, created: datetime, position: str) -> dict:
+        """Every column spelled out: `COPY` applies no Python-side default or validator."""
+        rng = self.rng
+        done = rng.random() < TODO_DONE
+        due_at = self.due_at()
+        return {
+            "user_id": user_id,
+            "title": rng.choice(self.todo_titles),
+            "description": self.note(TODO_NOTES, TODO_NOTED),
+            "done": done,
+            "completed_at": created if done else None,
+            "due_at": due_at,
+            "due_first": due_at or FAR_FUTURE.replace(tzinfo=None),
+            "due_last": due_at or FAR_PAST.replace(tzinfo=None),
+            "priority": rng.choices(range(len(PRIORITY_WEIGHTS)), PRIORITY_WEIGHTS)[0],
+            "position": position,
+            "created_at": created,
+            "updated_at": created,
+        }
+
+    def positions(self, count: int) -> Iterator[str]:
+        """Positions in creation order, as the API appends new todos."""
+        position = None
+        for _ in range(count):
+            position = after_last(position)
+            yield position
 
     def todos(self, user_id: int, count: int) -> None:
-        rng = self.rng
+        """Insert the todos, then a few tags on most of them."""
         rows = (
-            {
-                "user_id": user_id,
-                "title": rng.choice(self.todo_titles),
-                "description": self.note(TODO_NOTES, TODO_NOTED),
-                "done": rng.random() < TODO_DONE,
-                "created_at": created,
-                "updated_at": created,
-            }
-            for created in self.timeline(count)
+            self.todo_row(user_id, created, position)
+            for created, position in zip(self.timeline(count), self.positions(count), strict=True)
         )
-        self.insert(Todo, rows)
+        todo_ids = self.insert(Todo.__table__, rows, return_ids=True)
+        if not todo_ids:
+            return
+        tag_rows = ({"user_id": user_id, "name": name, "key": name} for name in TODO_TAGS)
+        tag_ids = self.insert(Tag.__table__, tag_rows, return_ids=True)
+        links = (
+            {"tag_id": tag_id, "todo_id": todo_id}
+            for todo_id in todo_ids
+            for tag_id in self.rng.sample(
+                tag_ids, self.rng.choices(range(len(TAG_COUNT_WEIGHTS)), TAG_COUNT_WEIGHTS)[0]
+            )
+        )
+        self.insert(todo_tags, links)
 
     def bucket_name(self, theme: int) -> str:
         qualifier = self.rng.choice(BUCKET_QUALIFIERS)
@@ -160,7 +222,7 @@ class Seeder:
             }
             for theme, created in zip(themes, self.timeline(count), strict=True)
         )
-        return list(zip(self.insert(Bucket, rows, return_ids=True), themes, strict=True))
+        return list(zip(self.insert(Bucket.__table__, rows, return_ids=True), themes, strict=True))
 
     def items(self, user_id: int, buckets: list[tuple[int, int]], count: int) -> None:
         """Insert `count` items spread at random over the user's `buckets`."""
@@ -178,7 +240,7 @@ class Seeder:
             }
             for (bucket_id, theme), created in zip(owners, self.timeline(count), strict=True)
         )
-        self.insert(Item, rows)
+        self.insert(Item.__table__, rows)
 
 
 def seed(

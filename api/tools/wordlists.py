@@ -269,3 +269,6 @@ ITEM_NOTES = [
     "Top of the list.",
     "Grandpa did this at 70: no excuses.",
 ]
+
+# A few of these go on most demo todos: a small vocabulary, as people keep it.
+TODO_TAGS = ["home", "work", "errands", "health", "family", "money", "someday", "urgent"]
