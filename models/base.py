@@ -4,12 +4,21 @@ import sqlite3
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, String, event, text
+from sqlalchemy import Boolean, DateTime, MetaData, String, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    declared_attr,
+    mapped_column,
+    registry,
+    validates,
+)
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
+
+from .ordering import FIRST, MAX_LENGTH
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -121,3 +130,32 @@ class Versioned:
         # What the database sets on UPDATE (a bucket's item count) comes back in the
         # UPDATE's RETURNING, not by a SELECT when the response reads it.
         return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
+
+
+class Completable:
+    """`done`, and `completed_at`: when the row was last marked done (None while open)."""
+
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @validates("done")
+    def _keep_completed_at(self, key, done):
+        if done and not self.done:
+            self.completed_at = utcnow()
+        elif not done:
+            self.completed_at = None
+        return done
+
+
+# Positions compare byte by byte (models.ordering), whatever the database's locale.
+Position = String(MAX_LENGTH).with_variant(String(MAX_LENGTH, collation="C"), "postgresql")
+
+
+class Ordered:
+    """`position`: the row's place in its list's manual order (`models.ordering`).
+
+    The API gives a new row the last place; rows inserted without one (bulk loads) share
+    the first and keep their id order.
+    """
+
+    position: Mapped[str] = mapped_column(Position, default=FIRST)

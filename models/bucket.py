@@ -1,10 +1,10 @@
 """Bucket lists and their items."""
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, event, inspect, update
+from sqlalchemy import ForeignKey, Index, String, Text, event, inspect, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.util import identity_key
 
-from .base import Timestamped, Versioned, db
+from .base import Completable, Ordered, Timestamped, Versioned, db
 from .counts import count_column, maintain_counts
 
 
@@ -21,17 +21,23 @@ class Bucket(Timestamped, Versioned, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
     item_count: Mapped[int] = count_column()
+    done_count: Mapped[int] = count_column()
+
+    # The first items a representation embeds, with `items_truncated`; set by the API's
+    # loader (namespaces.bucketlist), which reads no more than it shows.
+    first_items = ()
+    items_truncated = False
 
     items: Mapped[list["Item"]] = relationship(
         back_populates="bucket",
-        order_by="Item.id",
+        order_by="(Item.position, Item.id)",
         cascade="all, delete-orphan",
         passive_deletes=True,
         lazy="raise_on_sql",
     )
 
 
-class Item(Timestamped, Versioned, db.Model):
+class Item(Completable, Ordered, Timestamped, Versioned, db.Model):
     __tablename__ = "items"
     __table_args__ = (
         # The owner is kept on the item too, so every item query is scoped by owner
@@ -43,6 +49,7 @@ class Item(Timestamped, Versioned, db.Model):
             "ix_items_user_id_bucket_id_created_at_id", "user_id", "bucket_id", "created_at", "id"
         ),
         Index("ix_items_user_id_bucket_id_name_id", "user_id", "bucket_id", "name", "id"),
+        Index("ix_items_user_id_bucket_id_position_id", "user_id", "bucket_id", "position", "id"),
         # For the cascade when a bucket is deleted, and the triggers counting a bucket's items.
         Index("ix_items_bucket_id", "bucket_id"),
     )
@@ -52,7 +59,6 @@ class Item(Timestamped, Versioned, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    done: Mapped[bool] = mapped_column(Boolean, default=False)
 
     bucket: Mapped[Bucket] = relationship(back_populates="items", lazy="raise_on_sql")
 
@@ -67,8 +73,9 @@ maintain_counts(Item.__table__)
 # the same bucket never conflict with each other.
 
 
-# Adding, removing and moving items also changes buckets' item counts (the triggers of
-# models.counts): the flush leaves those counts expired on buckets the session holds.
+# Adding, removing and moving items, and marking them done or open, also changes buckets'
+# counts (the triggers of models.counts): the flush leaves those counts expired on
+# buckets the session holds.
 
 _RECOUNTED = "recounted_buckets"
 
@@ -100,7 +107,7 @@ def _item_changed(mapper, connection, item) -> None:
         return
     moved_from = state.attrs.bucket_id.history.deleted or ()
     _bump_buckets(connection, [item.bucket_id, *moved_from])
-    if moved_from:
+    if moved_from or state.attrs.done.history.has_changes():
         _recounted(item, [item.bucket_id, *moved_from])
 
 
@@ -109,4 +116,4 @@ def _expire_item_counts(session, flush_context) -> None:
     for bucket_id in session.info.pop(_RECOUNTED, ()):
         bucket = session.identity_map.get(identity_key(Bucket, bucket_id))
         if bucket is not None:
-            session.expire(bucket, ["item_count"])
+            session.expire(bucket, ["item_count", "done_count"])

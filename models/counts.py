@@ -1,9 +1,11 @@
-"""Row counts the database keeps itself: a user's todos and buckets, a bucket's items.
+"""Row counts the database keeps itself: a user's todos and buckets, a bucket's items
+(all of them, and the done ones), a tag's todos.
 
 A list's `X-Total-Count` and a bucket's `item_count` are read from these columns instead
 of counting rows per request. Triggers keep them exact on every INSERT and DELETE of the
 counted rows, ON DELETE CASCADE and bulk inserts with Core included, and when a row
-moves to another parent (an UPDATE of its foreign key). Every change is one atomic
+moves to another parent (an UPDATE of its foreign key) or, for a count of the rows with
+a flag set (`only`), when the flag changes. Every change is one atomic
 `SET n = n + delta` in the writer's own transaction, never a read-modify-write.
 
 On PostgreSQL the INSERT and DELETE triggers run once per statement and add up the
@@ -30,42 +32,61 @@ def count_column() -> Mapped[int]:
 
 
 class Counter(NamedTuple):
-    """`parent.column` counts the rows of `child` whose `key` is the parent's id."""
+    """`parent.column` counts the rows of `child` whose `key` is the parent's id (and
+    whose boolean column `only` is true, when given)."""
 
     child: str
     key: str
     parent: str
     column: str
+    only: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name of the triggers (and PostgreSQL's function)."""
+        return f"{self.child}_count" if self.only is None else f"{self.child}_{self.column}"
 
     def _step(self, delta: str, row: str) -> str:
+        counted = "" if self.only is None else f" AND {row}.{self.only}"
         return (
             f"UPDATE {self.parent} SET {self.column} = {self.column} {delta} 1 "
-            f"WHERE id = {row}.{self.key};"
+            f"WHERE id = {row}.{self.key}{counted};"
         )
 
     def _moved(self) -> str:
         return f"{self._step('-', 'OLD')} {self._step('+', 'NEW')}"
 
+    @property
+    def _watched(self) -> list[str]:
+        """The columns whose change can move a row in or out of a parent's count."""
+        return [self.key] if self.only is None else [self.key, self.only]
+
     def _sqlite(self) -> list[str]:
-        name = f"{self.child}_count"
+        name = self.name
+        changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in self._watched)
         return [
             f"CREATE TRIGGER {name}_insert AFTER INSERT ON {self.child} FOR EACH ROW "
             f"BEGIN {self._step('+', 'NEW')} END",
             f"CREATE TRIGGER {name}_delete AFTER DELETE ON {self.child} FOR EACH ROW "
             f"BEGIN {self._step('-', 'OLD')} END",
-            f"CREATE TRIGGER {name}_move AFTER UPDATE OF {self.key} ON {self.child} "
-            f"FOR EACH ROW WHEN OLD.{self.key} IS NOT NEW.{self.key} BEGIN {self._moved()} END",
+            f"CREATE TRIGGER {name}_move AFTER UPDATE OF {', '.join(self._watched)} "
+            f"ON {self.child} FOR EACH ROW WHEN {changed} BEGIN {self._moved()} END",
         ]
 
     def _added(self, rows: str, sign: str) -> str:
+        counted = "" if self.only is None else f" WHERE {self.only}"
         return (
             f"UPDATE {self.parent} SET {self.column} = {self.column} {sign} counted.n "
-            f"FROM (SELECT {self.key}, count(*) AS n FROM {rows} GROUP BY {self.key}) AS counted "
+            f"FROM (SELECT {self.key}, count(*) AS n FROM {rows}{counted} "
+            f"GROUP BY {self.key}) AS counted "
             f"WHERE {self.parent}.id = counted.{self.key};"
         )
 
     def _postgresql(self) -> list[str]:
-        name = f"{self.child}_count"
+        name = self.name
+        changed = " OR ".join(
+            f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in self._watched
+        )
         function = (
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
             f"BEGIN "
@@ -83,9 +104,8 @@ class Counter(NamedTuple):
             f"CREATE TRIGGER {name}_delete AFTER DELETE ON {self.child} "
             f"REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
             # Transition tables cannot go with a column list; moves are rare and per row.
-            f"CREATE TRIGGER {name}_move AFTER UPDATE OF {self.key} ON {self.child} "
-            f"FOR EACH ROW WHEN (OLD.{self.key} IS DISTINCT FROM NEW.{self.key}) "
-            f"EXECUTE FUNCTION {name}()",
+            f"CREATE TRIGGER {name}_move AFTER UPDATE OF {', '.join(self._watched)} "
+            f"ON {self.child} FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {name}()",
         ]
 
     def create(self, dialect: str) -> list[str]:
@@ -94,13 +114,14 @@ class Counter(NamedTuple):
 
     def drop_function(self) -> str:
         """PostgreSQL: dropping the table drops its triggers, but not their function."""
-        return f"DROP FUNCTION IF EXISTS {self.child}_count()"
+        return f"DROP FUNCTION IF EXISTS {self.name}()"
 
 
 COUNTERS = (
     Counter("todos", "user_id", "users", "todo_count"),
     Counter("buckets", "user_id", "users", "bucket_count"),
     Counter("items", "bucket_id", "buckets", "item_count"),
+    Counter("items", "bucket_id", "buckets", "done_count", only="done"),
     Counter("todo_tags", "tag_id", "tags", "todo_count"),
 )
 

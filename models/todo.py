@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,16 +17,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from .base import Timestamped, Versioned, db, utcnow
+from .base import Completable, Ordered, Timestamped, Versioned, db, utcnow
 from .counts import count_column, maintain_counts
-from .ordering import FIRST, MAX_LENGTH
 
 # Todos without a due date sort after every dated one, in both directions: each
 # direction sorts on a column that holds the due date, or else a date past its far end.
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
-# Positions compare byte by byte (models.ordering), whatever the database's locale.
-Position = String(MAX_LENGTH).with_variant(String(MAX_LENGTH, collation="C"), "postgresql")
 
 todo_tags = Table(
     "todo_tags",
@@ -75,7 +71,7 @@ def tags_named(user_id: int, names: list[str]) -> list[Tag]:
     return list(db.session.scalars(found))
 
 
-class Todo(Timestamped, Versioned, db.Model):
+class Todo(Completable, Ordered, Timestamped, Versioned, db.Model):
     __tablename__ = "todos"
     # Every list query filters by owner and sorts by one of these keys, then by id.
     __table_args__ = (
@@ -94,16 +90,11 @@ class Todo(Timestamped, Versioned, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    done: Mapped[bool] = mapped_column(Boolean, default=False)
     due_at: Mapped[datetime | None] = mapped_column(default=None)
     # The sort keys of `due_at`: ascending (no date: FAR_FUTURE) and descending (FAR_PAST).
     due_first: Mapped[datetime] = mapped_column(default=FAR_FUTURE)
     due_last: Mapped[datetime] = mapped_column(default=FAR_PAST)
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The API gives a new todo the last place; rows inserted without one (bulk loads)
-    # share the first and keep their id order.
-    position: Mapped[str] = mapped_column(Position, default=FIRST)
 
     # Loaded on access for a write, which replaces the collection; reads load it with
     # their rows (api.rest.masks.load_options) when the response shows it.
@@ -127,14 +118,6 @@ class Todo(Timestamped, Versioned, db.Model):
         self.due_first = due_at or FAR_FUTURE
         self.due_last = due_at or FAR_PAST
         return due_at
-
-    @validates("done")
-    def _keep_completed_at(self, key, done):
-        if done and not self.done:
-            self.completed_at = utcnow()
-        elif not done:
-            self.completed_at = None
-        return done
 
     @property
     def tag_names(self) -> list[str]:

@@ -6,12 +6,11 @@ from flask_restx import fields, inputs
 from sqlalchemy import bindparam, select
 
 import models
-from api.plumbing.converters import MAX_ID
 from api.plumbing.errors import error_model
 from api.policies.authentication import ProtectedResource, current_user
 from api.policies.conditional import check_if_match
 from api.policies.loaders import load_owned
-from api.policies.ordering import last_position, move_after, move_target
+from api.policies.ordering import MOVE, last_position, move_after, move_target
 from api.policies.pagination import Filter, Listing, containing, equal_to, list_parser
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
@@ -67,19 +66,7 @@ todo_input, todo_patch, todo = resource_models(
         readonly=True, description="Its place in the manual order (sort=position), opaque"
     ),
 )
-move_input = ns.model(
-    "Move",
-    {
-        "after": fields.Integer(
-            required=True,
-            min=1,
-            max=MAX_ID,
-            nullable=True,
-            description="The id of the row to follow, or null to become the first",
-            example=None,
-        )
-    },
-)
+ns.add_model(MOVE.name, MOVE)
 tag_count = ns.model(
     "TagCount",
     {
@@ -252,7 +239,7 @@ class Todo(ProtectedResource):
 @ns.param("id", "The todo's id")
 @ns.response(404, "Todo not found", error_model)
 class TodoMove(ProtectedResource):
-    @ns.expect(move_input)
+    @ns.expect(MOVE)
     @ns.marshal_with(todo)
     @ns.response(400, "Invalid move", error_model)
     def post(self, id):

@@ -102,6 +102,14 @@ def test_seed_spreads_items_over_each_users_buckets(runner, fresh_database):
         assert count(Item, Item.user_id == user.id, Item.bucket_id.in_(owned)) == 40
     used = db.session.scalar(select(func.count(func.distinct(Item.bucket_id))))
     assert used > 5
+    # Each list's items in creation order, done ones completed and counted by the database.
+    for bucket in db.session.scalars(select(Bucket)):
+        by_position = select(Item.id).where(Item.bucket_id == bucket.id).order_by(Item.position)
+        ids = db.session.scalars(by_position).all()
+        assert ids == sorted(ids) and len(ids) == bucket.item_count
+        done = count(Item, Item.bucket_id == bucket.id, Item.done)
+        assert bucket.done_count == done
+        assert count(Item, Item.bucket_id == bucket.id, Item.done, Item.completed_at.is_(None)) == 0
 
 
 def test_seed_content_is_realistic(runner, fresh_database):

@@ -190,3 +190,36 @@ def test_the_task_model_carries_the_todos_already_there(empty_app):
             assert "position" not in columns
             assert "tags" not in inspect(connection).get_table_names()
         db.engine.dispose()
+
+
+def test_ordered_items_carry_the_items_already_there(empty_app):
+    with empty_app.app_context():
+        insert_at(
+            "5c1f0a9e7d21",
+            "INSERT INTO users (id, email, password_hash, created_at) "
+            "VALUES (1, 'a@example.com', 'x', :now)",
+            "INSERT INTO buckets (id, user_id, name, description, created_at, updated_at) "
+            "VALUES (1, 1, 'b', '', :now, :now), (2, 1, 'c', '', :now, :now)",
+            "INSERT INTO items (id, bucket_id, user_id, name, description, done, created_at, "
+            "updated_at) VALUES (3, 1, 1, 'k', '', true, :now, :now), "
+            "(1, 1, 1, 'i', '', true, :now, :now), (2, 1, 1, 'j', '', false, :now, :now), "
+            "(4, 2, 1, 'l', '', false, :now, :now)",
+        )
+        upgrade()
+        with db.engine.begin() as connection:
+            items = text("SELECT id, completed_at FROM items WHERE bucket_id = 1 ORDER BY position")
+            assert connection.execute(items).all() == [(1, None), (2, None), (3, None)]
+            buckets = text("SELECT id, item_count, done_count FROM buckets ORDER BY id")
+            assert connection.execute(buckets).all() == [(1, 3, 2), (2, 1, 0)]
+            # And from then on the triggers keep the done count.
+            connection.execute(text("UPDATE items SET done = true WHERE id = 4"))
+            connection.execute(text("DELETE FROM items WHERE id = 1"))
+            assert connection.execute(buckets).all() == [(1, 2, 1), (2, 1, 1)]
+        downgrade(revision="5c1f0a9e7d21")
+        with db.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 3
+            columns = {c["name"] for c in inspect(connection).get_columns("items")}
+            assert not columns & {"position", "completed_at"}
+            # No trigger is left behind that names a dropped column.
+            connection.execute(text("UPDATE items SET done = false"))
+        db.engine.dispose()

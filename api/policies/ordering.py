@@ -6,13 +6,28 @@ neighbours, found with two indexed lookups whatever the list's length.
 """
 
 from flask import request
-from flask_restx import abort
+from flask_restx import Model, abort, fields
 from sqlalchemy import func, select
 
 from api.plumbing.converters import MAX_ID
 from api.policies.loaders import load_owned, owned
 from models import db
 from models.ordering import after_last, between
+
+# The body of every move (`POST .../move`), read by `move_target`.
+MOVE = Model(
+    "Move",
+    {
+        "after": fields.Integer(
+            required=True,
+            min=1,
+            max=MAX_ID,
+            nullable=True,
+            description="The id of the row to follow, or null to become the first",
+            example=None,
+        )
+    },
+)
 
 
 def last_position(entity, **scope) -> str:

@@ -224,21 +224,35 @@ class Seeder:
         )
         return list(zip(self.insert(Bucket.__table__, rows, return_ids=True), themes, strict=True))
 
+    def item_row(self, user_id: int, bucket: tuple[int, int], created: datetime, position: str):
+        """Every column spelled out, as for todos."""
+        bucket_id, theme = bucket
+        done = self.rng.random() < ITEM_DONE
+        return {
+            "bucket_id": bucket_id,
+            "user_id": user_id,
+            "name": self.rng.choice(self.item_names[theme]),
+            "description": self.note(ITEM_NOTES, ITEM_NOTED),
+            "done": done,
+            "completed_at": created if done else None,
+            "position": position,
+            "created_at": created,
+            "updated_at": created,
+        }
+
     def items(self, user_id: int, buckets: list[tuple[int, int]], count: int) -> None:
-        """Insert `count` items spread at random over the user's `buckets`."""
-        rng, names = self.rng, self.item_names
-        owners = rng.choices(buckets, k=count)
+        """Insert `count` items spread at random over the user's `buckets`, each list's
+        in creation order."""
+        owners = self.rng.choices(buckets, k=count)
+        last: dict[int, str] = {}
+
+        def appended(bucket_id: int) -> str:
+            last[bucket_id] = after_last(last.get(bucket_id))
+            return last[bucket_id]
+
         rows = (
-            {
-                "bucket_id": bucket_id,
-                "user_id": user_id,
-                "name": rng.choice(names[theme]),
-                "description": self.note(ITEM_NOTES, ITEM_NOTED),
-                "done": rng.random() < ITEM_DONE,
-                "created_at": created,
-                "updated_at": created,
-            }
-            for (bucket_id, theme), created in zip(owners, self.timeline(count), strict=True)
+            self.item_row(user_id, owner, created, appended(owner[0]))
+            for owner, created in zip(owners, self.timeline(count), strict=True)
         )
         self.insert(Item.__table__, rows)
 

@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from models import Bucket, Item, db, utcnow
+from tests.namespaces.test_todos import links, relative
 
 BUCKETS = "/api/v1/bucketlists/"
 
@@ -51,7 +52,8 @@ class TestBuckets:
         assert response.status_code == 201
         body = response.get_json()
         assert set(body) == {
-            "id", "name", "description", "created_at", "updated_at", "uri", "item_count", "items"
+            "id", "name", "description", "created_at", "updated_at", "uri", "item_count",
+            "done_count", "items", "items_truncated", "items_uri",
         }  # fmt: skip
         assert body["items"] == [] and body["item_count"] == 0 and body["description"] == ""
         assert body["uri"] == f"http://localhost/api/v1/bucketlists/{body['id']}"
@@ -111,7 +113,8 @@ class TestItems:
         assert response.status_code == 201
         body = response.get_json()
         assert set(body) == {
-            "id", "name", "description", "done", "created_at", "updated_at", "uri"
+            "id", "name", "description", "done", "created_at", "updated_at", "uri",
+            "completed_at", "position",
         }  # fmt: skip
         assert body["uri"] == f"http://localhost{item_url(bucket['id'], body['id'])}"
         assert response.headers["Location"] == body["uri"]
@@ -186,7 +189,9 @@ class TestBucketLists:
         operation = spec["paths"]["/bucketlists/"]["get"]
         assert "items" in operation["description"]
         [mask] = [p for p in operation["parameters"] if p["name"] == "X-Fields"]
-        assert "items" not in mask["default"] and "item_count" in mask["default"]
+        shown = mask["default"].strip("{}").split(",")
+        assert "items" not in shown and "items_truncated" not in shown
+        assert {"item_count", "done_count", "items_uri"} <= set(shown)
 
     def test_filter_and_sort(self, auth_client):
         for name in ["Travel", "Sports", "travel light"]:
@@ -345,9 +350,13 @@ class TestStatementCounts:
         bulk_items(alice.user.id, bucket["id"], 1000)
         with statements.capture():
             body = auth_client.get(bucket_url(bucket["id"])).get_json()
-        assert len(body["items"]) == 1000 and body["item_count"] == 1000
-        # credential, bucket with its kept count, its items
+        assert len(body["items"]) == 100 and body["items_truncated"] is True
+        assert [item["name"] for item in body["items"]][-1] == "item 0099"
+        assert body["item_count"] == 1000 and body["done_count"] == 500
+        assert body["items_uri"] == "http://localhost" + items_url(bucket["id"])
+        # credential, bucket with its kept counts, its first items
         assert len(statements) == 3, statements
+        assert "LIMIT" in statements[-1], statements
 
     def test_a_page_of_items(self, auth_client, alice, statements):
         bucket = create_bucket(auth_client)
@@ -394,3 +403,127 @@ class TestMergePatch:
             True,
             item["name"],
         )
+
+
+def move_item(client, item, after, **headers):
+    url = item_url(item["bucket_id"], item["id"]) + "/move"
+    return client.post(url, json={"after": after}, headers=headers)
+
+
+def items_in(client, bucket_id, query="sort=position") -> list[int]:
+    return [item["id"] for item in client.get(f"{items_url(bucket_id)}?{query}").get_json()]
+
+
+class TestOrderedItems:
+    """Items have a manual order, a completion time, and their list counts the done ones."""
+
+    @pytest.fixture
+    def items(self, auth_client):
+        bucket = create_bucket(auth_client)
+        return [
+            {**create_item(auth_client, bucket["id"], name=name), "bucket_id": bucket["id"]}
+            for name in "abcd"
+        ]
+
+    def test_new_items_go_last_and_move(self, auth_client, items):
+        a, b, c, d = items
+        bucket_id = a["bucket_id"]
+        assert items_in(auth_client, bucket_id) == [a["id"], b["id"], c["id"], d["id"]]
+        moved = move_item(auth_client, d, a["id"])
+        assert moved.status_code == 200 and moved.get_json()["position"] != d["position"]
+        assert items_in(auth_client, bucket_id) == [a["id"], d["id"], b["id"], c["id"]]
+        assert move_item(auth_client, c, None).status_code == 200
+        assert items_in(auth_client, bucket_id) == [c["id"], a["id"], d["id"], b["id"]]
+        assert items_in(auth_client, bucket_id, "sort=-position") == [
+            b["id"], d["id"], a["id"], c["id"]
+        ]  # fmt: skip
+        # The bucket list embeds its items in that order too.
+        embedded = auth_client.get(bucket_url(bucket_id)).get_json()["items"]
+        assert [item["id"] for item in embedded] == [c["id"], a["id"], d["id"], b["id"]]
+
+    def test_a_cursor_walk_in_position_order_sees_every_item_once(self, auth_client, items):
+        a, b, c, d = items
+        move_item(auth_client, d, None)
+        response = auth_client.get(f"{items_url(a['bucket_id'])}?sort=position&per_page=3")
+        following = auth_client.get(relative(links(response)["next"]))
+        seen = [item["id"] for item in response.get_json() + following.get_json()]
+        assert seen == [d["id"], a["id"], b["id"], c["id"]]
+
+    def test_move_after_itself_is_400_and_changes_nothing(self, auth_client, items):
+        a = items[0]
+        response = move_item(auth_client, a, a["id"])
+        assert response.status_code == 400 and "after" in response.get_json()["errors"]
+        assert (
+            auth_client.get(item_url(a["bucket_id"], a["id"])).get_json()["position"]
+            == (a["position"])
+        )
+
+    def test_move_after_an_item_of_another_list_is_404(self, auth_client, items):
+        other = create_bucket(auth_client, name="Other")
+        elsewhere = create_item(auth_client, other["id"])
+        response = move_item(auth_client, items[0], elsewhere["id"])
+        assert response.status_code == 404
+        assert items_in(auth_client, items[0]["bucket_id"]) == [item["id"] for item in items]
+
+    def test_move_after_another_accounts_item_is_404(self, auth_client, client, bob, items):
+        theirs = client.post(BUCKETS, json={"name": "Bob's"}, headers=bob.headers).get_json()
+        their_item = client.post(
+            items_url(theirs["id"]), json={"name": "x"}, headers=bob.headers
+        ).get_json()
+        assert move_item(auth_client, items[0], their_item["id"]).status_code == 404
+        assert (
+            move_item(auth_client, {**their_item, "bucket_id": theirs["id"]}, None).status_code
+            == 404
+        )
+
+    def test_move_honours_if_match(self, auth_client, items):
+        a, b = items[:2]
+        tag = auth_client.get(item_url(b["bucket_id"], b["id"])).headers["ETag"]
+        assert move_item(auth_client, b, None, **{"If-Match": tag}).status_code == 200
+        assert move_item(auth_client, b, a["id"], **{"If-Match": tag}).status_code == 412
+        assert items_in(auth_client, a["bucket_id"])[:2] == [b["id"], a["id"]]
+
+    def test_a_move_bumps_the_bucket_lists_etag(self, auth_client, items):
+        a, b = items[:2]
+        before = auth_client.get(bucket_url(a["bucket_id"])).headers["ETag"]
+        move_item(auth_client, b, None)
+        assert auth_client.get(bucket_url(a["bucket_id"])).headers["ETag"] != before
+
+    def test_done_sets_completed_at_and_the_done_count(self, auth_client, items):
+        a, b = items[:2]
+        bucket_id = a["bucket_id"]
+        done = auth_client.patch(item_url(bucket_id, a["id"]), json={"done": True}).get_json()
+        assert done["completed_at"] is not None and a["completed_at"] is None
+        auth_client.patch(item_url(bucket_id, b["id"]), json={"done": True})
+        assert auth_client.get(bucket_url(bucket_id)).get_json()["done_count"] == 2
+        reopened = auth_client.patch(item_url(bucket_id, a["id"]), json={"done": False})
+        assert reopened.get_json()["completed_at"] is None
+        auth_client.delete(item_url(bucket_id, b["id"]))
+        created = create_item(auth_client, bucket_id, done=True)
+        bucket = auth_client.get(bucket_url(bucket_id)).get_json()
+        assert bucket["done_count"] == 1 and bucket["item_count"] == 4
+        assert created["completed_at"] is not None
+
+    def test_a_list_embeds_at_most_100_items_per_bucket_in_one_statement(
+        self, auth_client, alice, statements
+    ):
+        big, small = create_bucket(auth_client, name="big"), create_bucket(auth_client, name="s")
+        bulk_items(alice.user.id, big["id"], 150)
+        bulk_items(alice.user.id, small["id"], 3)
+        mask = {"X-Fields": "{name,items_truncated,items{name}}"}
+        with statements.capture():
+            listed = auth_client.get(BUCKETS, headers=mask).get_json()
+        assert [(len(b["items"]), b["items_truncated"]) for b in listed] == [
+            (100, True), (3, False)
+        ]  # fmt: skip
+        # credential, page, the items of both
+        assert len(statements) == 3, statements
+
+    def test_the_list_leaves_items_out_by_default(self, auth_client, alice, statements):
+        bucket = create_bucket(auth_client)
+        bulk_items(alice.user.id, bucket["id"], 3)
+        with statements.capture():
+            [listed] = auth_client.get(BUCKETS).get_json()
+        assert "items" not in listed and listed["item_count"] == 3
+        assert listed["done_count"] == 2 and listed["items_uri"].endswith(items_url(bucket["id"]))
+        assert len(statements) == 2, statements

@@ -36,6 +36,7 @@ PROTECTED = [
     ("put", "/bucketlists/{bucket}/items/{item}"),
     ("patch", "/bucketlists/{bucket}/items/{item}"),
     ("delete", "/bucketlists/{bucket}/items/{item}"),
+    ("post", "/bucketlists/{bucket}/items/{item}/move"),
 ]
 OPERATIONS = PUBLIC + PROTECTED
 
@@ -51,6 +52,7 @@ BODIES = {
     "/bucketlists/{bucket}": {"name": "Travel"},
     "/bucketlists/{bucket}/items/": {"name": "See the aurora"},
     "/bucketlists/{bucket}/items/{item}": {"name": "See the aurora"},
+    "/bucketlists/{bucket}/items/{item}/move": {"after": None},
 }
 # Operations whose body is parsed (logout takes none; DELETE and GET never read one).
 WITH_BODY = [(m, p) for m, p in OPERATIONS if m in ("post", "put", "patch") and p in BODIES]
