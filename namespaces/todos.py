@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask_restx import fields, inputs
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 
 import models
 from api.plumbing.errors import error_model
@@ -130,15 +130,24 @@ todo_list_args.add_argument(
 )
 
 
-def has_tag(key):
-    """The todo has the caller's tag whose key is `key`: its id is among that tag's todos,
-    which the `todo_tags` key lists in id order, found from the owner's tag alone."""
-    tagged = (
-        select(todo_tags.c.todo_id)
-        .join(models.Tag, models.Tag.id == todo_tags.c.tag_id)
+def tag_id(key):
+    """The id of the caller's tag whose key is `key` (none: NULL, which no row matches)."""
+    return (
+        select(models.Tag.id)
         .where(models.Tag.user_id == bindparam("owner"), models.Tag.key == key)
+        .scalar_subquery()
     )
-    return models.Todo.id.in_(tagged)
+
+
+def has_tag(key):
+    """The todo has that tag: a lookup of (tag, todo) in `todo_tags`'s primary key, made
+    for each todo along the sort's index until a page is full."""
+    return exists().where(todo_tags.c.tag_id == tag_id(key), todo_tags.c.todo_id == models.Todo.id)
+
+
+def among_tagged(key):
+    """The same rows for a COUNT: the tag's todos, read in one range of that key."""
+    return models.Todo.id.in_(select(todo_tags.c.todo_id).where(todo_tags.c.tag_id == tag_id(key)))
 
 
 # A tag no todo has any more is kept, and not listed.
@@ -169,7 +178,7 @@ todo_listing = Listing(
             lambda wanted: utcnow(),
         ),
         "priority": equal_to(models.Todo.priority),
-        "tag": Filter(has_tag),
+        "tag": Filter(has_tag, counting=among_tagged),
     },
 )
 

@@ -106,10 +106,16 @@ def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
 
 
 class Filter(NamedTuple):
-    """A list filter: its SQL condition on a bound parameter, and the value bound to it."""
+    """A list filter: its SQL condition on a bound parameter, and the value bound to it.
+
+    `counting`, when given, is the condition the list's COUNT uses instead: the same rows,
+    written so that the database's best plan for counting every match (which may differ
+    from its best plan for the first rows of a page in some order) comes out.
+    """
 
     condition: Callable  # bound parameter -> SQL condition
     value: Callable = lambda argument: argument  # query argument -> bound value
+    counting: Callable | None = None  # bound parameter -> SQL condition, for COUNT
 
 
 def escape_like(text: str) -> str:
@@ -172,14 +178,20 @@ class Listing:
             columns.append(self.id_column)
         return columns
 
-    def criteria(self, filters: tuple[str, ...]) -> list:
+    def criteria(self, filters: tuple[str, ...], counting: bool = False) -> list:
         """The rows' conditions: the owner (bound as `owner`), the scope columns and the
-        `filters` named (each bound under its own name)."""
+        `filters` named (each bound under its own name), as a COUNT writes them when
+        `counting`."""
+
+        def condition(name: str):
+            found = self.filters[argument(name)]
+            return ((counting and found.counting) or found.condition)(bindparam(name))
+
         return [
             self.entity.user_id == bindparam("owner"),
             *(getattr(self.entity, name) == bindparam(name) for name in self.scope),
             *self.where,
-            *(self.filters[argument(name)].condition(bindparam(name)) for name in filters),
+            *(condition(name) for name in filters),
         ]
 
     def count_statement(self, filters: tuple[str, ...]):
@@ -193,7 +205,8 @@ class Listing:
         `sort` order (reversed for the last page and the one before a cursor), bound to
         `limit`, and to `offset` or the cursor's sort key (`key0`, `key1`)."""
         if kind == "count":
-            return select(func.count()).select_from(self.entity).where(*self.criteria(filters))
+            counted = self.criteria(filters, counting=True)
+            return select(func.count()).select_from(self.entity).where(*counted)
         columns = self.sort_columns(sort)
         flip = sort.startswith("-") != (kind in (LAST, PREV))
         rows = fresh(select(self.entity).where(*self.criteria(filters)))
