@@ -416,6 +416,8 @@ class Exporter:
             return schema["default"]
         if schema.get("enum"):
             return schema["enum"][0]
+        if schema.get("x-nullable"):
+            return None  # null is always a value that fits, and never names another's row
         kind = schema.get("type", "object")
         if kind == "object":
             if depth > 5:
