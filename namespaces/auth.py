@@ -50,6 +50,16 @@ credentials = ns.model(
         ),
     },
 )
+# Logging in only looks the email up: any text is a 401 unless it is an account's.
+login_body = ns.clone(
+    "Login",
+    credentials,
+    {
+        "email": fields.String(
+            required=True, min_length=1, max_length=254, example="ada@example.com"
+        )
+    },
+)
 token = ns.model(
     "AccessToken",
     {
@@ -147,11 +157,12 @@ class Login(Resource):
 
     @ns.doc(
         description="Send `{email, password}` as JSON, or the same as HTTP Basic credentials.",
-        security=[{"basic": []}],
+        # Basic credentials or a body: either one, so HTTP Basic is optional ({}).
+        security=[{"basic": []}, {}],
         # With HTTP Basic credentials the body is not needed.
         params={"payload": {"required": False}},
     )
-    @ns.expect(credentials, validate=False)
+    @ns.expect(login_body, validate=False)
     @ns.marshal_with(
         token,
         description="A bearer token for the Authorization header",
@@ -162,13 +173,15 @@ class Login(Resource):
     def post(self):
         """Exchange an email and password for a bearer token"""
         basic = request.authorization
-        if basic is not None and basic.type == "basic":
-            email, password = basic.username or "", basic.password or ""
-        else:
-            # A body that is not valid JSON is told so; no body at all is no credentials.
-            credentials.validate(request.get_json() if request.content_length else None)
-            data = payload(credentials)
+        basic = basic if basic is not None and basic.type == "basic" else None
+        if request.content_length or basic is None:
+            # A body is checked whenever one is sent; none at all (and no Basic
+            # credentials) is no credentials.
+            login_body.validate(request.get_json() if request.content_length else None)
+            data = payload(login_body)
             email, password = data["email"], data["password"]
+        if basic is not None:  # the credentials checked, a body or not
+            email, password = basic.username or "", basic.password or ""
         account = verify_login(email, password)
         ttl = current_app.config["TOKEN_TTL"]
         db.session.execute(
@@ -183,16 +196,17 @@ class Login(Resource):
 
 @ns.route("/logout")
 class Logout(ProtectedResource):
-    # Accepts either credential like every call, but acts on a bearer token: say so for
-    # clients that pick one credential for everything (the Postman export reads this).
-    @ns.vendor(credential="bearer")
+    # It revokes the bearer token that makes the call, so that is the one credential it takes.
+    @ns.doc(security=[{"bearer": []}])
     @ns.response(204, "Token revoked")
-    @ns.response(400, "The call was made with an API key, not a bearer token", error_model)
     def post(self):
         """Revoke the bearer token that makes this call"""
         credential = current_credential()
         if credential.kind != "bearer":
-            abort(400, "Logout revokes bearer tokens; revoke API keys with DELETE /auth/keys/{id}.")
+            raise AuthenticationFailed(
+                "Logout takes the bearer token it revokes; revoke an API key with "
+                "DELETE /auth/keys/{id}."
+            )
         db.session.execute(delete(AccessToken).where(AccessToken.id == credential.id))
         return None, 204
 

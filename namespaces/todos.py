@@ -1,6 +1,6 @@
 """Todos: the caller's tasks, with due dates, priority, tags and a manual order."""
 
-from datetime import datetime
+import re
 
 from flask_restx import fields, inputs
 from sqlalchemy import bindparam, exists, select
@@ -15,8 +15,10 @@ from api.policies.pagination import Filter, Listing, containing, equal_to, list_
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource_models import (
+    NOT_BLANK,
     NameList,
     ResourceUrl,
+    date_time,
     merge_patch,
     payload,
     resource_models,
@@ -31,7 +33,7 @@ ns = Namespace("todos", description="The caller's todos")
 
 PRIORITY = "0 none (the default), 1 low, 2 medium, 3 high"
 MAX_TAGS = 20
-tag_name = fields.String(min_length=1, max_length=50, pattern=r"\S", example="home")
+tag_name = fields.String(min_length=1, max_length=50, pattern=NOT_BLANK, example="home")
 
 todo_input, todo_patch, todo = resource_models(
     ns,
@@ -76,24 +78,23 @@ tag_count = ns.model(
 )
 
 
-def date_time(value: str) -> datetime:
-    """A query argument's RFC 3339 date-time, with its offset."""
-    parsed = datetime.fromisoformat(value) if "T" in value.upper() else None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-12-24T18:00Z")
-    return parsed
-
-
 def only_true(value: str) -> bool:
-    if not inputs.boolean(value):
+    if value != "true":
         raise ValueError("only true is accepted; leave it out to list every todo")
     return True
 
 
+only_true.__schema__ = {"type": "string", "enum": ["true"]}
+
+
 def tag_argument(value: str) -> str:
-    if not value.strip() or len(value.strip()) > 50:
-        raise ValueError("must be a tag name of 1 to 50 characters")
+    if len(value) > 50 or not re.search(NOT_BLANK, value):
+        raise ValueError("must be a tag name of 1 to 50 characters, not only blanks")
     return models.tag_key(value)
+
+
+# The body's rule for a tag (`tag_name`); its length is documented on the list's `get`.
+tag_argument.__schema__ = {"type": "string", "pattern": NOT_BLANK}
 
 
 todo_list_args = list_parser("id", "created_at", "title", "due_at", "priority", "position")
@@ -191,6 +192,8 @@ def load_todo(id: int, fields: dict | None = None, lock: bool = False) -> models
 @ns.route("/")
 class TodoList(ProtectedResource):
     @ns.expect(todo_list_args)
+    # A repeated argument's length rules go to its items (the parser puts them beside).
+    @ns.doc(params={"tag": {"items": {"minLength": 1, "maxLength": 50}}})
     @ns.marshal_list_with(todo)
     @ns.response(400, "Invalid query arguments", error_model)
     def get(self):

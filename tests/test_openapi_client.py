@@ -133,7 +133,8 @@ def calls(package, api_url: str, clients: contextlib.ExitStack) -> None:
     registered = register.sync_detailed(client=anonymous, body=credentials)
     assert registered.status_code == 201
     assert registered.parsed.email == "gen@example.com"
-    token = login.sync(client=anonymous, body=credentials)
+    signed_in = models.Login(email="Gen@Example.com", password="generated-pass-1")
+    token = login.sync(client=anonymous, body=signed_in)
     assert isinstance(token, models.AccessToken) and token.token_type == "Bearer"
     bearer = clients.enter_context(
         package.AuthenticatedClient(

@@ -1,5 +1,7 @@
 """The spec documents what the shared mechanisms do, on every operation they apply to."""
 
+import re
+
 import pytest
 
 
@@ -55,6 +57,29 @@ def test_login_body_is_optional_with_basic_credentials(spec):
     assert body["required"] is False
     [body] = [p for p in spec["paths"]["/todos/"]["post"]["parameters"] if p["in"] == "body"]
     assert body["required"] is True
+    # HTTP Basic or the body: the credentials scheme is optional ({}).
+    assert spec["paths"]["/auth/login"]["post"]["security"] == [{"basic": []}, {}]
+
+
+def test_logout_takes_only_the_bearer_token_it_revokes(spec):
+    assert spec["paths"]["/auth/logout"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_query_arguments_state_the_rules_the_api_checks(spec):
+    params = {p["name"]: p for p in spec["paths"]["/todos/"]["get"]["parameters"]}
+    assert params["due_before"]["format"] == params["due_after"]["format"] == "date-time"
+    assert params["overdue"]["enum"] == ["true"]
+    tag = params["tag"]["items"]
+    assert (tag["minLength"], tag["maxLength"]) == (1, 50)
+    assert re.search(tag["pattern"], " home") and re.search(tag["pattern"], "\u00e9")
+    for blank in ("", "   ", "\t\n", "\x1f", "\u00a0", "\u3000", "\ufeff"):
+        assert not re.search(tag["pattern"], blank), repr(blank)
+    key = spec["paths"]["/todos/"]["post"]["parameters"]
+    [idempotency] = [p for p in key if p["name"] == "Idempotency-Key"]
+    assert (idempotency["minLength"], idempotency["maxLength"]) == (1, 255)
+    assert re.fullmatch(idempotency["pattern"], "retry-1") and not re.search(
+        idempotency["pattern"], "with space"
+    )
 
 
 def test_lists_document_their_pagination_headers_and_creations_their_location(spec):

@@ -38,6 +38,9 @@ CLAIM_ATTEMPTS = 3
 IDEMPOTENCY_PARAM = {
     "in": "header",
     "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[!-~]+$",  # visible ASCII, as `idempotent` checks
     "description": (
         "Any unique string (up to 255 characters) chosen by the client: a retry with the "
         "same key and body replays the first response instead of creating again."

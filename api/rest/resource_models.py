@@ -90,11 +90,18 @@ def resource_models(ns, name: str, writable: dict, uri: ResourceUrl, **read_only
     return Models(given, partial(ns, given, f"{name}Patch"), output)
 
 
+# A character that is not blank, spelled out so that Python's `re` (which checks bodies)
+# and ECMA-262 (the dialect of the spec's patterns) agree: `\s` differs between them.
+NOT_BLANK = (
+    r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+
+
 def text(max_length: int, example: str, required: bool = False):
     """A text field; a required one must hold a non-blank character."""
     if required:
         return fields.String(
-            required=True, min_length=1, max_length=max_length, pattern=r"\S", example=example
+            required=True, min_length=1, max_length=max_length, pattern=NOT_BLANK, example=example
         )
     return fields.String(max_length=max_length, default="", example=example)
 
@@ -105,25 +112,31 @@ def default_of(field):
     return default() if callable(default) else default
 
 
+DATE_TIME_RULE = "must be an RFC 3339 date-time with an offset, e.g. 2026-12-24T18:00:00Z"
+
+
+def date_time(value: str) -> datetime:
+    """An RFC 3339 date-time (the `date-time` format of JSON Schema), which carries its
+    offset, in UTC; ValueError for anything else (a bare date, no offset, no `T`)."""
+    text = value.upper() if isinstance(value, str) else ""
+    parsed = datetime.fromisoformat(text) if "T" in text else None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError(DATE_TIME_RULE)
+    return parsed.astimezone(UTC)
+
+
+date_time.__schema__ = {"type": "string", "format": "date-time"}  # as a query argument
+
+
 def read_value(key: str, field, value):
     """A validated body's `value` for `field` as the model stores it: a date-time is
-    parsed, must carry its offset (RFC 3339; 400 naming `key` otherwise), and is kept
-    in UTC."""
+    parsed by `date_time` (400 naming `key` when it is not one)."""
     if value is None or not isinstance(field, fields.DateTime):
         return value
     try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-        abort(
-            400,
-            INVALID_BODY,
-            errors={
-                key: "Must be an RFC 3339 date-time with an offset, e.g. 2026-12-24T18:00:00Z."
-            },
-        )
-    return parsed.astimezone(UTC)
+        return date_time(value)
+    except ValueError:
+        abort(400, INVALID_BODY, errors={key: DATE_TIME_RULE[0].upper() + DATE_TIME_RULE[1:] + "."})
 
 
 def body_of(model) -> dict:

@@ -12,8 +12,8 @@ run. This export is made for running as much as for reading:
   put in their path;
 * every request checks its status (the operation's documented 2xx);
 * credentials: the collection sends `{{apiKey}}` as the API key; an operation that is
-  public, or only takes Basic or bearer credentials, says so in the spec (`security`,
-  or `x-credential` when it accepts several but acts on one), and gets that instead.
+  public, or takes Basic or bearer credentials first, says so in its `security` and
+  gets its first one instead.
   A sign-up request invents a fresh `{{email}}`, a login saves `{{accessToken}}`.
 
 Nothing in the output depends on the clock or chance, so the same API exports the same
@@ -230,8 +230,7 @@ class Exporter:
         names = [name for requirement in operation.get("security") or [] for name in requirement]
         if not names:
             return {"type": "noauth"}
-        chosen = operation.get("x-credential")
-        name = chosen if chosen in names else names[0]
+        name = names[0]
         scheme = self.schemes.get(name, {})
         if scheme.get("type") == "basic":
             self.credential_variables()

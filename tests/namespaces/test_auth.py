@@ -89,6 +89,17 @@ def test_login_with_http_basic(client, alice):
     assert client.get(ME, headers=bearer(response.get_json()["access_token"])).status_code == 200
 
 
+def test_login_checks_a_body_sent_beside_basic_credentials(client, alice):
+    basic = (alice.email, alice.password)
+    assert client.post(LOGIN, auth=basic, json=[None, None]).status_code == 400
+    assert client.post(LOGIN, auth=basic, json={"email": alice.email}).status_code == 400
+    empty = {"email": "", "password": alice.password}
+    assert client.post(LOGIN, auth=basic, json=empty).status_code == 400
+    # A valid body does not replace them: the Basic credentials are the ones checked.
+    wrong = {"email": alice.email, "password": "not-the-password"}
+    assert client.post(LOGIN, auth=basic, json=wrong).status_code == 200
+
+
 def test_login_email_is_case_insensitive(client, alice):
     assert login(client, alice.email.upper(), alice.password).status_code == 200
 
@@ -131,7 +142,10 @@ def test_logout_revokes_the_token_at_once(client, alice):
 
 
 def test_logout_with_an_api_key_is_refused(auth_client):
-    assert auth_client.post(LOGOUT).status_code == 400
+    response = auth_client.post(LOGOUT)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "DELETE /auth/keys/{id}" in response.get_json()["message"]
 
 
 def test_expired_tokens_are_refused(client, alice):

@@ -118,6 +118,9 @@ BAD_BODIES = [
     ({}, "title"),
     ({"title": ""}, "title"),
     ({"title": "   "}, "title"),
+    # Blank in Python (\x1f) or in ECMA-262 (\ufeff) alone: blank for the spec and the API.
+    ({"title": "\x1f\u3000"}, "title"),
+    ({"title": "\ufeff"}, "title"),
     ({"title": "x" * 201}, "title"),
     ({"title": 5}, "title"),
     ({"title": None}, "title"),
@@ -513,6 +516,7 @@ class TestTaskFields:
             ("tags", ["x" * 51]),
             ("tags", [f"t{i}" for i in range(21)]),
             ("tags", ["   "]),
+            ("tags", ["\ufeff\u00a0"]),
             ("tags", "home"),
         ],
     )
@@ -663,9 +667,12 @@ class TestFiltersAndSorts:
             "due_before=soon",
             "overdue=maybe",
             "overdue=false",
+            "overdue=1",
             "priority=4",
             "tag=",
+            "tag=%EF%BB%BF%20",
             "tag=" + "x" * 51,
+            "tag=%20" + "x" * 50,
             "sort=due",
         ],
     )

@@ -14,7 +14,10 @@ def spec_operations(client):
     spec = client.get("/api/v1/swagger.json").get_json()
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            if method != "parameters" and {"apikey": []} in (operation.get("security") or []):
+            if method == "parameters":
+                continue
+            schemes = {name for need in operation.get("security") or [] for name in need}
+            if schemes & {"apikey", "bearer"}:
                 yield method, template(path)
 
 
