@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from deep_page import timed  # bench/ is on the path when a bench script runs
+
 from api.config import TestingConfig
 from api.factory import create_app
 from api.tools import seed
@@ -56,16 +58,6 @@ def queries() -> list[str]:
         "done=false&tag=errands&sort=due_at",
         "q=call&tag=home",
     ]
-
-
-def timed(client, url: str, headers: dict, repeat: int):
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        response = client.get(url, headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.get_data(as_text=True)
-    return statistics.median(samples), response
 
 
 def next_link(response) -> str | None:

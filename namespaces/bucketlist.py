@@ -19,6 +19,7 @@ from api.rest.resource_models import (
     resource_models,
     save_changes,
     save_new,
+    task_fields,
     text,
 )
 from models import db
@@ -34,14 +35,7 @@ item_input, item_patch, item = resource_models(
         "done": fields.Boolean(default=False, nullable=False),
     },
     uri=ResourceUrl("api.bucketlist_item", id="bucket_id", item_id="id"),
-    completed_at=fields.DateTime(
-        readonly=True,
-        nullable=True,
-        description="When it was last marked done; null while it is open",
-    ),
-    position=fields.String(
-        readonly=True, description="Its place in the manual order (sort=position), opaque"
-    ),
+    **task_fields(),
 )
 ns.add_model(MOVE.name, MOVE)
 EMBEDDED_ITEMS = 100

@@ -24,6 +24,7 @@ from api.rest.resource_models import (
     resource_models,
     save_changes,
     save_new,
+    task_fields,
     text,
 )
 from models import db, utcnow
@@ -59,14 +60,7 @@ todo_input, todo_patch, todo = resource_models(
     },
     uri=ResourceUrl("api.todos_todo", id="id"),
     tags=NameList(fields.String, description="The todo's tags, by name"),
-    completed_at=fields.DateTime(
-        readonly=True,
-        nullable=True,
-        description="When it was last marked done; null while it is open",
-    ),
-    position=fields.String(
-        readonly=True, description="Its place in the manual order (sort=position), opaque"
-    ),
+    **task_fields(),
 )
 ns.add_model(MOVE.name, MOVE)
 tag_count = ns.model(

@@ -90,6 +90,21 @@ def resource_models(ns, name: str, writable: dict, uri: ResourceUrl, **read_only
     return Models(given, partial(ns, given, f"{name}Patch"), output)
 
 
+def task_fields() -> dict:
+    """The read-only fields of a row that is ticked off and ordered by hand (a todo, an
+    item: `models.base`'s `Completable` and `Ordered`)."""
+    return {
+        "completed_at": fields.DateTime(
+            readonly=True,
+            nullable=True,
+            description="When it was last marked done; null while it is open",
+        ),
+        "position": fields.String(
+            readonly=True, description="Its place in the manual order (sort=position), opaque"
+        ),
+    }
+
+
 # A character that is not blank, spelled out so that Python's `re` (which checks bodies)
 # and ECMA-262 (the dialect of the spec's patterns) agree: `\s` differs between them.
 NOT_BLANK = (
