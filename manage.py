@@ -20,7 +20,7 @@ from api.tools import backup as backup_tools
 from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding
-from models import ApiKey, User, db
+from models import ApiKey, User, db, refresh_statistics
 
 GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
 
@@ -46,6 +46,7 @@ def run(host, port, reload):
     from werkzeug.serving import run_simple
 
     upgrade()
+    refresh_statistics()
     click.echo(f"Swagger UI: http://{host}:{port}/api/v1/")
     app = current_app._get_current_object()
     try:
@@ -322,6 +323,8 @@ def serve(bind, host, port, workers, threads, config_file):
     def serving_app():
         app = create_app(config)
         backup_tools.hold_for_server(app)
+        with app.app_context():
+            refresh_statistics()
         return app
 
     with metrics_folder(config.METRICS_ENABLED):

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per aggregate."""
 
-from .base import db, utcnow
+from .base import db, refresh_statistics, utcnow
 from .bucket import Bucket, Item
 from .idempotency import IdempotencyKey
 from .todo import Tag, Todo, tag_key
@@ -17,6 +17,7 @@ __all__ = [
     "User",
     "db",
     "digest",
+    "refresh_statistics",
     "tag_key",
     "utcnow",
 ]

@@ -52,6 +52,21 @@ def _configure_sqlite(connection, record):
         cursor.close()
 
 
+def refresh_statistics() -> None:
+    """Give SQLite's query planner statistics of every index (ANALYZE, sampling at most
+    `analysis_limit` rows of each, a few milliseconds at a million rows).
+
+    Without them SQLite guesses which index is selective, and can choose the index of a
+    filter that matches a tenth of the rows, sort every match, and keep twenty (16 ms
+    instead of 0.2 ms for `overdue=true` at a million todos). PostgreSQL's autovacuum keeps
+    its own statistics: elsewhere this does nothing.
+    """
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit = 400")
+            connection.exec_driver_sql("ANALYZE")
+
+
 class unicode_lower(GenericFunction):  # noqa: N801 (a SQL function, named as SQL names it)
     """`lower()` of text in every language: PostgreSQL's own, and on SQLite the function
     each connection registers (see `_configure_sqlite`)."""

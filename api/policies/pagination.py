@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask_restx import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select, union_all
 from werkzeug.exceptions import BadRequest
 
+from api.plumbing.converters import MAX_ID
 from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
 from api.rest.masks import load_options
@@ -28,8 +29,15 @@ from models.base import unicode_lower
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 NEXT, PREV, LAST = "n", "p", "l"
+# A filtered list counts its rows up to this many: past it the count would cost more than
+# the page, so `X-Total-Count` and the `last` link are left out.
+COUNT_LIMIT = 1_000
 PAGE_HEADERS = {
-    "X-Total-Count": {"type": "integer", "description": "How many rows the whole list has"},
+    "X-Total-Count": {
+        "type": "integer",
+        "description": "How many rows the whole list has; left out for a filtered list "
+        f"of more than {COUNT_LIMIT:,} rows",
+    },
     "Link": {
         "type": "string",
         "description": "RFC 8288 links to the `first`, `prev`, `next` and `last` pages",
@@ -106,16 +114,10 @@ def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
 
 
 class Filter(NamedTuple):
-    """A list filter: its SQL condition on a bound parameter, and the value bound to it.
-
-    `counting`, when given, is the condition the list's COUNT uses instead: the same rows,
-    written so that the database's best plan for counting every match (which may differ
-    from its best plan for the first rows of a page in some order) comes out.
-    """
+    """A list filter: its SQL condition on a bound parameter, and the value bound to it."""
 
     condition: Callable  # bound parameter -> SQL condition
     value: Callable = lambda argument: argument  # query argument -> bound value
-    counting: Callable | None = None  # bound parameter -> SQL condition, for COUNT
 
 
 def escape_like(text: str) -> str:
@@ -178,20 +180,14 @@ class Listing:
             columns.append(self.id_column)
         return columns
 
-    def criteria(self, filters: tuple[str, ...], counting: bool = False) -> list:
+    def criteria(self, filters: tuple[str, ...]) -> list:
         """The rows' conditions: the owner (bound as `owner`), the scope columns and the
-        `filters` named (each bound under its own name), as a COUNT writes them when
-        `counting`."""
-
-        def condition(name: str):
-            found = self.filters[argument(name)]
-            return ((counting and found.counting) or found.condition)(bindparam(name))
-
+        `filters` named (each bound under its own name)."""
         return [
             self.entity.user_id == bindparam("owner"),
             *(getattr(self.entity, name) == bindparam(name) for name in self.scope),
             *self.where,
-            *(condition(name) for name in filters),
+            *(self.filters[argument(name)].condition(bindparam(name)) for name in filters),
         ]
 
     def count_statement(self, filters: tuple[str, ...]):
@@ -205,19 +201,47 @@ class Listing:
         `sort` order (reversed for the last page and the one before a cursor), bound to
         `limit`, and to `offset` or the cursor's sort key (`key0`, `key1`)."""
         if kind == "count":
-            counted = self.criteria(filters, counting=True)
-            return select(func.count()).select_from(self.entity).where(*counted)
+            counted = self.criteria(filters)
+            if not filters:
+                return select(func.count()).select_from(self.entity).where(*counted)
+            # At most `limit` rows: past COUNT_LIMIT, that there are more is enough to know.
+            matches = select(self.id_column).where(*counted).limit(bindparam("limit"))
+            return select(func.count()).select_from(matches.subquery())
         columns = self.sort_columns(sort)
         flip = sort.startswith("-") != (kind in (LAST, PREV))
-        rows = fresh(select(self.entity).where(*self.criteria(filters)))
-        rows = rows.order_by(*(c.desc() if flip else c.asc() for c in columns))
+        order = [c.desc() if flip else c.asc() for c in columns]
         if kind in (NEXT, PREV):
-            key = tuple_(*columns)
-            bound = tuple_(*(bindparam(f"key{i}", type_=c.type) for i, c in enumerate(columns)))
-            rows = rows.where(key < bound if flip else key > bound)
+            criteria = [self.id_column.in_(self.seek(filters, columns, flip))]
+        else:
+            criteria = self.criteria(filters)
+        rows = fresh(select(self.entity).where(*criteria)).order_by(*order)
         if kind == OFFSET:
             rows = rows.offset(bindparam("offset"))
         return rows.limit(bindparam("limit"))
+
+    def seek(self, filters: tuple[str, ...], columns: list, flip: bool):
+        """The ids of the first `limit` rows past a cursor's row, whose sort key is bound
+        as `key0` (and `key1`, the id, after a sort column).
+
+        With a sort column, the rows that share the cursor row's value and those past it
+        are two parts, each a range of the index on (owner, column, id): one comparison of
+        the pair (column, id) is one range for PostgreSQL, but SQLite scans every row of
+        that value to find where the pair starts.
+        """
+        keys = [bindparam(f"key{i}", type_=c.type) for i, c in enumerate(columns)]
+        past = (lambda a, b: a < b) if flip else (lambda a, b: a > b)
+        order = [c.desc() if flip else c.asc() for c in columns]
+        rows = select(self.id_column).where(*self.criteria(filters)).order_by(*order)
+        limit = bindparam("limit")
+        if len(columns) == 1:
+            return rows.where(past(columns[0], keys[0])).limit(limit)
+        column, id_column = columns
+        parts = (
+            rows.where(column == keys[0], past(id_column, keys[1])).limit(limit),
+            rows.where(past(column, keys[0])).limit(limit),
+        )
+        # Each part is the caller's already; the ids lead to the rows by primary key.
+        return union_all(*(select(part.subquery().c[0]) for part in parts))
 
     def page(self, args: dict, fields: dict, count: int | None = None, **scope) -> tuple:
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
@@ -234,10 +258,16 @@ class Listing:
         filters = tuple(values)
         params = {"owner": current_user().id, **scope}
         params.update((name, self.filters[argument(name)].value(v)) for name, v in values.items())
-        if count is None or filters:
-            count = db.session.scalar(self.count_statement(filters), params)
-        last_page = max(1, math.ceil(count / per_page))
         columns = self.sort_columns(sort)
+        cursor = decode_cursor(args["cursor"], sort, columns) if args.get("cursor") else None
+        if count is None or filters:
+            # The last page needs the whole count; any other, at most COUNT_LIMIT of it
+            # (no list holds more rows than there are ids).
+            last = cursor is not None and cursor.direction == LAST
+            limit = MAX_ID if last else COUNT_LIMIT + 1
+            count = db.session.scalar(self.count_statement(filters), {**params, "limit": limit})
+            count = None if count > COUNT_LIMIT and not last else count
+        last_page = None if count is None else max(1, math.ceil(count / per_page))
         options = load_options(self.entity, fields, owned)
 
         def fetch(kind: str, limit: int, **values) -> list:
@@ -246,13 +276,13 @@ class Listing:
                 statement = statement.options(*options)
             return list(db.session.scalars(statement, {**params, **values, "limit": limit}))
 
-        cursor = decode_cursor(args["cursor"], sort, columns) if args.get("cursor") else None
         if cursor is None:
             number = args["page"]
             offset = (number - 1) * per_page
             # Past the end, however far: nothing to fetch, and no OFFSET too large for
             # the database's integers.
-            rows = fetch(OFFSET, per_page + 1, offset=offset) if offset < count else []
+            known_past_end = count is not None and offset >= count
+            rows = [] if known_past_end else fetch(OFFSET, per_page + 1, offset=offset)
             page = Page(rows[:per_page], len(rows) > per_page)
         elif cursor.direction == LAST:
             number = last_page
@@ -267,12 +297,15 @@ class Listing:
             else:
                 page = Page(fetch(PREV, per_page, **key)[::-1], True)
         links = self.links(page, number, last_page, sort, columns)
-        headers = {"X-Total-Count": str(count), "Link": link_header(links)}
+        headers = {"Link": link_header(links)}
+        if count is not None:
+            headers["X-Total-Count"] = str(count)
         return page.rows, 200, headers
 
     @staticmethod
-    def links(page: Page, number: int, last_page: int, sort: str, columns: list) -> dict:
-        """The query arguments of the `first`, `prev`, `next` and `last` links."""
+    def links(page: Page, number: int, last_page: int | None, sort: str, columns: list) -> dict:
+        """The query arguments of the `first`, `prev`, `next` and `last` links (no `last`
+        when the count is not known: `last_page` None)."""
 
         def key_of(row) -> tuple:
             return tuple(getattr(row, column.key) for column in columns)
@@ -283,11 +316,12 @@ class Listing:
                 cursor = Cursor(PREV, number - 1, sort, key_of(page.rows[0]))
                 links["prev"] = {"cursor": encode_cursor(cursor)}
             else:
-                links["prev"] = {"page": min(number - 1, last_page)}
+                links["prev"] = {"page": min(number - 1, last_page or number - 1)}
         if page.has_next and page.rows:
             cursor = Cursor(NEXT, number + 1, sort, key_of(page.rows[-1]))
             links["next"] = {"cursor": encode_cursor(cursor)}
-        links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort))}
+        if last_page is not None:
+            links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort))}
         return links
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from psycopg import sql
 from sqlalchemy import Table, insert, select
 
-from models import Bucket, Item, Tag, Todo, User, db
+from models import Bucket, Item, Tag, Todo, User, db, refresh_statistics
 from models.ordering import after_last
 from models.todo import FAR_FUTURE, FAR_PAST, todo_tags
 
@@ -285,4 +285,5 @@ def seed(
     except BaseException:
         db.session.rollback()
         raise
+    refresh_statistics()  # the data may have grown a hundredfold
     return list(zip(ids, emails, strict=True))

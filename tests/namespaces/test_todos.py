@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, insert, select
 
+from api.policies import pagination
 from models import Todo, db, utcnow
 
 TODOS = "/api/v1/todos/"
@@ -205,6 +206,38 @@ class TestLists:
         assert [t["title"] for t in back.get_json()] == [f"t{i}" for i in range(10, 20)]
         first_again = auth_client.get(relative(links(second)["first"]))
         assert first_again.get_json() == first.get_json()
+
+    def test_a_filtered_list_counts_up_to_the_count_limit(self, auth_client, alice, monkeypatch):
+        monkeypatch.setattr(pagination, "COUNT_LIMIT", 5)
+        seed_todos(alice.user.id, [f"t{i}" for i in range(8)], done_every=8)  # t0 is done
+        at_limit = auth_client.get(TODOS + "?per_page=3&done=true&q=t")
+        assert at_limit.headers["X-Total-Count"] == "1"
+        past = auth_client.get(TODOS + "?per_page=3&done=false")
+        # Seven match: more than the limit, so neither the total nor the last page is told.
+        assert "X-Total-Count" not in past.headers
+        assert set(links(past)) == {"first", "next"}
+        assert walk(auth_client, "done=false") == listed(auth_client, "done=false&per_page=100")
+        page3 = auth_client.get(TODOS + "?per_page=3&done=false&page=3")
+        assert [t["title"] for t in page3.get_json()] == ["t7"]
+        assert "X-Total-Count" not in page3.headers and "next" not in links(page3)
+        # The unfiltered list's count is kept by the database: always told.
+        assert auth_client.get(TODOS + "?per_page=3").headers["X-Total-Count"] == "8"
+
+    @pytest.mark.parametrize("sort", ["priority", "-priority", "due_at", "-due_at"])
+    def test_cursors_cross_runs_of_equal_sort_values_both_ways(self, auth_client, sort):
+        for number in range(9):
+            due = None if number % 3 == 0 else f"2026-12-{1 + number % 2:02}T00:00:00Z"
+            create(auth_client, title=f"t{number}", priority=number % 2, due_at=due)
+        everything = listed(auth_client, f"sort={sort}")
+        assert walk(auth_client, f"sort={sort}", per_page=2) == everything
+        # Back from the last page along `prev`, the same rows in the same order.
+        page = auth_client.get(f"{TODOS}?per_page=2&sort={sort}")
+        page = auth_client.get(relative(links(page)["last"]))
+        seen = [todo["id"] for todo in page.get_json()]
+        while "prev" in links(page):
+            page = auth_client.get(relative(links(page)["prev"]))
+            seen = [todo["id"] for todo in page.get_json()] + seen
+        assert seen == everything
 
     def test_page_numbers(self, auth_client, alice):
         seed_todos(alice.user.id, [f"t{i}" for i in range(25)])
