@@ -125,10 +125,10 @@ todo_list_args.add_argument(
 )
 
 
-def tag_id(key):
-    """The id of the caller's tag whose key is `key` (none: NULL, which no row matches)."""
+def of_tag(column, key):
+    """`column` of the caller's tag whose key is `key` (none: NULL, which no row matches)."""
     return (
-        select(models.Tag.id)
+        select(column)
         .where(models.Tag.user_id == bindparam("owner"), models.Tag.key == key)
         .scalar_subquery()
     )
@@ -137,7 +137,8 @@ def tag_id(key):
 def has_tag(key):
     """The todo has that tag: a lookup of (tag, todo) in `todo_tags`'s primary key, made
     for each todo along the sort's index until a page (or a capped count) is full."""
-    return exists().where(todo_tags.c.tag_id == tag_id(key), todo_tags.c.todo_id == models.Todo.id)
+    tag_id = of_tag(models.Tag.id, key)
+    return exists().where(todo_tags.c.tag_id == tag_id, todo_tags.c.todo_id == models.Todo.id)
 
 
 # A tag no todo has any more is kept, and not listed.
@@ -168,7 +169,8 @@ todo_listing = Listing(
             lambda wanted: utcnow(),
         ),
         "priority": equal_to(models.Todo.priority),
-        "tag": Filter(has_tag),
+        # One tag alone: its count of todos, kept by the database.
+        "tag": Filter(has_tag, kept_count=lambda key: of_tag(models.Tag.todo_count, key)),
     },
 )
 

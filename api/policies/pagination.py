@@ -114,10 +114,12 @@ def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
 
 
 class Filter(NamedTuple):
-    """A list filter: its SQL condition on a bound parameter, and the value bound to it."""
+    """A list filter: its SQL condition on a bound parameter, the value bound to it, and,
+    where the database keeps how many rows match it (`models.counts`), that count."""
 
     condition: Callable  # bound parameter -> SQL condition
     value: Callable = lambda argument: argument  # query argument -> bound value
+    kept_count: Callable | None = None  # bound parameter -> scalar subquery of the count
 
 
 def escape_like(text: str) -> str:
@@ -190,6 +192,13 @@ class Listing:
             *(self.filters[argument(name)].condition(bindparam(name)) for name in filters),
         ]
 
+    def kept_count(self, filters: tuple[str, ...]) -> Callable | None:
+        """The count the database keeps of the rows `filters` leave, if it keeps one: for
+        one filter value whose `Filter` has a `kept_count`."""
+        if len(filters) != 1:
+            return None
+        return self.filters[argument(filters[0])].kept_count
+
     def count_statement(self, filters: tuple[str, ...]):
         return statement_of(self, "count", "", filters)
 
@@ -201,6 +210,9 @@ class Listing:
         `sort` order (reversed for the last page and the one before a cursor), bound to
         `limit`, and to `offset` or the cursor's sort key (`key0`, `key1`)."""
         if kind == "count":
+            if self.kept_count(filters):
+                (name,) = filters
+                return select(func.coalesce(self.kept_count(filters)(bindparam(name)), 0))
             counted = self.criteria(filters)
             if not filters:
                 return select(func.count()).select_from(self.entity).where(*counted)
@@ -261,12 +273,12 @@ class Listing:
         columns = self.sort_columns(sort)
         cursor = decode_cursor(args["cursor"], sort, columns) if args.get("cursor") else None
         if count is None or filters:
-            # The last page needs the whole count; any other, at most COUNT_LIMIT of it
-            # (no list holds more rows than there are ids).
-            last = cursor is not None and cursor.direction == LAST
-            limit = MAX_ID if last else COUNT_LIMIT + 1
+            # The last page needs the whole count, and a kept one costs nothing; otherwise
+            # count at most COUNT_LIMIT (no list holds more rows than there are ids).
+            whole = (cursor is not None and cursor.direction == LAST) or self.kept_count(filters)
+            limit = MAX_ID if whole else COUNT_LIMIT + 1
             count = db.session.scalar(self.count_statement(filters), {**params, "limit": limit})
-            count = None if count > COUNT_LIMIT and not last else count
+            count = None if count > COUNT_LIMIT and not whole else count
         last_page = None if count is None else max(1, math.ceil(count / per_page))
         options = load_options(self.entity, fields, owned)
 

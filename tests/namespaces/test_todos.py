@@ -223,6 +223,20 @@ class TestLists:
         # The unfiltered list's count is kept by the database: always told.
         assert auth_client.get(TODOS + "?per_page=3").headers["X-Total-Count"] == "8"
 
+    def test_one_tag_tells_the_count_the_database_keeps_whatever_its_size(
+        self, auth_client, monkeypatch
+    ):
+        monkeypatch.setattr(pagination, "COUNT_LIMIT", 2)
+        for number in range(4):
+            create(auth_client, title=f"t{number}", tags=["Home"] if number else ["car"])
+        tagged = auth_client.get(TODOS + "?per_page=2&tag=home")
+        assert tagged.headers["X-Total-Count"] == "3"
+        assert "last" in links(tagged)
+        assert auth_client.get(TODOS + "?tag=nothing").headers["X-Total-Count"] == "0"
+        # With another filter the count is a COUNT again, up to the limit.
+        both = auth_client.get(TODOS + "?tag=home&done=false")
+        assert "X-Total-Count" not in both.headers and len(both.get_json()) == 3
+
     @pytest.mark.parametrize("sort", ["priority", "-priority", "due_at", "-due_at"])
     def test_cursors_cross_runs_of_equal_sort_values_both_ways(self, auth_client, sort):
         for number in range(9):
