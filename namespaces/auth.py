@@ -22,6 +22,7 @@ from api.rest.namespace import Namespace
 from api.rest.resource import Resource
 from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import AccessToken, ApiKey, User, db, utcnow
+from models.user import EMAIL_DOMAIN_RULE
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
 
@@ -41,7 +42,9 @@ user = ns.model(
 credentials = ns.model(
     "Credentials",
     {
-        "email": Email(required=True, max_length=254, example="ada@example.com"),
+        "email": Email(
+            required=True, max_length=254, pattern=EMAIL_DOMAIN_RULE, example="ada@example.com"
+        ),
         "password": fields.String(
             required=True,
             min_length=User.PASSWORD_MIN_LENGTH,

@@ -61,6 +61,14 @@ def test_login_body_is_optional_with_basic_credentials(spec):
     assert spec["paths"]["/auth/login"]["post"]["security"] == [{"basic": []}, {}]
 
 
+def test_the_email_a_registration_takes_is_stated_as_the_api_checks_it(spec):
+    rule = spec["definitions"]["Credentials"]["properties"]["email"]["pattern"]
+    for address in ("ada@example.com", "Ada+x@Lab.Example.ORG", "a@test.com"):
+        assert re.search(rule, address), address
+    for address in ("a@b", "a@b.c1", "ada@lab.test", "ada@x.LocalHost", "a@b.onion"):
+        assert not re.search(rule, address), address
+
+
 def test_logout_takes_only_the_bearer_token_it_revokes(spec):
     assert spec["paths"]["/auth/logout"]["post"]["security"] == [{"bearer": []}]
 

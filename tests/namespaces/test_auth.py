@@ -53,6 +53,8 @@ def test_production_hashes_with_scrypt():
     [
         ({"email": "not-an-email", "password": "password-123"}, "email"),
         ({"email": "a@b", "password": "password-123"}, "email"),
+        ({"email": "ada@lab.test", "password": "password-123"}, "email"),
+        ({"email": "ada@LOCALHOST", "password": "password-123"}, "email"),
         ({"email": "ada@example.com", "password": "short"}, "password"),
         ({"email": "ada@example.com"}, "password"),
         ({"password": "password-123"}, "email"),
