@@ -3,7 +3,7 @@
 import re
 
 from flask_restx import fields, inputs
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, literal, select
 
 import models
 from api.plumbing.errors import error_model
@@ -136,9 +136,16 @@ def of_tag(column, key):
 
 def has_tag(key):
     """The todo has that tag: a lookup of (tag, todo) in `todo_tags`'s primary key, made
-    for each todo along the sort's index until a page (or a capped count) is full."""
+    for each todo along the sort's index until a page (or a capped count) is full.
+
+    A scalar subquery, not EXISTS: PostgreSQL turns an EXISTS into a join that reads the
+    tag's todos from the first one, so a page half-way down a tag read half of them.
+    """
     tag_id = of_tag(models.Tag.id, key)
-    return exists().where(todo_tags.c.tag_id == tag_id, todo_tags.c.todo_id == models.Todo.id)
+    tagged = select(literal(1)).where(
+        todo_tags.c.tag_id == tag_id, todo_tags.c.todo_id == models.Todo.id
+    )
+    return tagged.scalar_subquery().is_not(None)
 
 
 # A tag no todo has any more is kept, and not listed.
