@@ -325,6 +325,7 @@ def serve(bind, host, port, workers, threads, config_file):
         backup_tools.hold_for_server(app)
         with app.app_context():
             refresh_statistics()
+            db.engine.dispose()  # the master keeps no connection; each worker opens its own
         return app
 
     with metrics_folder(config.METRICS_ENABLED):

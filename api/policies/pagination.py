@@ -210,9 +210,10 @@ class Listing:
         `sort` order (reversed for the last page and the one before a cursor), bound to
         `limit`, and to `offset` or the cursor's sort key (`key0`, `key1`)."""
         if kind == "count":
-            if self.kept_count(filters):
+            kept = self.kept_count(filters)
+            if kept is not None:
                 (name,) = filters
-                return select(func.coalesce(self.kept_count(filters)(bindparam(name)), 0))
+                return select(func.coalesce(kept(bindparam(name)), 0))
             counted = self.criteria(filters)
             if not filters:
                 return select(func.count()).select_from(self.entity).where(*counted)
@@ -223,7 +224,7 @@ class Listing:
         flip = sort.startswith("-") != (kind in (LAST, PREV))
         order = [c.desc() if flip else c.asc() for c in columns]
         if kind in (NEXT, PREV):
-            criteria = [self.id_column.in_(self.seek(filters, columns, flip))]
+            criteria = [self.id_column.in_(self.seek(filters, columns, order, flip))]
         else:
             criteria = self.criteria(filters)
         rows = fresh(select(self.entity).where(*criteria)).order_by(*order)
@@ -231,9 +232,9 @@ class Listing:
             rows = rows.offset(bindparam("offset"))
         return rows.limit(bindparam("limit"))
 
-    def seek(self, filters: tuple[str, ...], columns: list, flip: bool):
-        """The ids of the first `limit` rows past a cursor's row, whose sort key is bound
-        as `key0` (and `key1`, the id, after a sort column).
+    def seek(self, filters: tuple[str, ...], columns: list, order: list, flip: bool):
+        """The ids of the first `limit` rows in `order` past a cursor's row, whose sort key
+        is bound as `key0` (and `key1`, the id, after a sort column).
 
         With a sort column, the rows that share the cursor row's value and those past it
         are two parts, each a range of the index on (owner, column, id): one comparison of
@@ -242,7 +243,6 @@ class Listing:
         """
         keys = [bindparam(f"key{i}", type_=c.type) for i, c in enumerate(columns)]
         past = (lambda a, b: a < b) if flip else (lambda a, b: a > b)
-        order = [c.desc() if flip else c.asc() for c in columns]
         rows = select(self.id_column).where(*self.criteria(filters)).order_by(*order)
         limit = bindparam("limit")
         if len(columns) == 1:
@@ -275,7 +275,8 @@ class Listing:
         if count is None or filters:
             # The last page needs the whole count, and a kept one costs nothing; otherwise
             # count at most COUNT_LIMIT (no list holds more rows than there are ids).
-            whole = (cursor is not None and cursor.direction == LAST) or self.kept_count(filters)
+            last = cursor is not None and cursor.direction == LAST
+            whole = last or self.kept_count(filters) is not None
             limit = MAX_ID if whole else COUNT_LIMIT + 1
             count = db.session.scalar(self.count_statement(filters), {**params, "limit": limit})
             count = None if count > COUNT_LIMIT and not whole else count
