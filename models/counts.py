@@ -11,8 +11,9 @@ a flag set (`only`), when the flag changes. Every change is one atomic
 On PostgreSQL the INSERT and DELETE triggers run once per statement and add up the
 statement's rows from its transition table, so a bulk insert updates each parent once
 per statement; a row-level trigger would write a new version of the parent row for
-every child row. SQLite has only row-level triggers; there an update by primary key
-is cheap.
+every child row. They lock the parents they update in id order, so that two statements
+counting into the same parents never deadlock. SQLite has only row-level triggers; there
+an update by primary key is cheap.
 
 `migrations/versions/..._counts_kept_by_the_database.py` holds a frozen copy of this
 SQL, as migrations import no application code; `tests/test_migrations.py` checks that
@@ -75,7 +76,12 @@ class Counter(NamedTuple):
 
     def _added(self, rows: str, sign: str) -> str:
         counted = "" if self.only is None else f" WHERE {self.only}"
+        # The parents are locked in id order first: an UPDATE ... FROM locks them in
+        # whatever order its join yields, and two statements each counting rows of the
+        # same parents (two todos' tags) could deadlock.
         return (
+            f"PERFORM 1 FROM {self.parent} WHERE id IN (SELECT {self.key} FROM {rows}) "
+            f"ORDER BY id FOR NO KEY UPDATE; "
             f"UPDATE {self.parent} SET {self.column} = {self.column} {sign} counted.n "
             f"FROM (SELECT {self.key}, count(*) AS n FROM {rows}{counted} "
             f"GROUP BY {self.key}) AS counted "

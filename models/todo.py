@@ -54,21 +54,35 @@ def tag_key(name: str) -> str:
     return name.strip().casefold()
 
 
-def tags_named(user_id: int, names: list[str]) -> list[Tag]:
+def tags_named(user_id: int, names: list[str], dropped: tuple[int, ...] = ()) -> list[Tag]:
     """The account's tags of these `names` (compared by `tag_key`), in key order; a new
     one is created as first written. Concurrent writers creating the same tag both get
-    the one row (INSERT ... ON CONFLICT DO NOTHING, then a read)."""
+    the one row (INSERT ... ON CONFLICT DO NOTHING, then a read).
+
+    These tags, and the tags of ids `dropped` (those the todo loses), are locked until
+    the transaction ends, in id order, before the todo is written: the lock a tag's
+    count takes when a todo gains or loses it (`models.counts`), taken here in the order
+    every writer takes it, and before the account's row, which counts its todos. Todos
+    created, retagged and deleted at once with the same tags so never deadlock.
+    """
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(tag_key(name), name.strip())
-    if not wanted:
+    if not wanted and not dropped:
         return []
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(Tag)
-    rows = [{"user_id": user_id, "key": key, "name": name} for key, name in wanted.items()]
-    db.session.execute(insert.values(rows).on_conflict_do_nothing())
-    found = select(Tag).where(Tag.user_id == user_id, Tag.key.in_(wanted)).order_by(Tag.key)
-    return list(db.session.scalars(found))
+    rows = [{"user_id": user_id, "key": key, "name": wanted[key]} for key in sorted(wanted)]
+    if rows:
+        db.session.execute(insert.values(rows).on_conflict_do_nothing())
+    locked = (
+        select(Tag)
+        .where(Tag.user_id == user_id, Tag.key.in_(wanted) | Tag.id.in_(dropped))
+        .order_by(Tag.id)
+        .with_for_update(key_share=True)
+    )
+    found = [tag for tag in db.session.scalars(locked) if tag.key in wanted]
+    return sorted(found, key=lambda tag: tag.key)
 
 
 class Todo(Completable, Ordered, Timestamped, Versioned, db.Model):
@@ -107,7 +121,8 @@ class Todo(Completable, Ordered, Timestamped, Versioned, db.Model):
         super().update(data)
         if names is None:
             return
-        tags = tags_named(self.user_id, names)
+        current = tuple(tag.id for tag in self.tags)
+        tags = tags_named(self.user_id, names, dropped=current)
         if [tag.id for tag in tags] != [tag.id for tag in self.tags]:
             self.tags = tags
             # The row itself changes too: a new version and updated_at.
