@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -20,7 +21,8 @@ from api.tools import backup as backup_tools
 from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding
-from models import ApiKey, User, db, refresh_statistics
+from models import ApiKey, SyncStream, User, db, refresh_statistics, utcnow
+from models.sync import PURGE_BATCH, purge_tombstones
 
 GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
 
@@ -152,6 +154,33 @@ def create_key(email, name):
     if account is None:
         raise click.ClickException(f"No account has the email {email}.")
     click.echo(issue_key(account, name))
+
+
+@cli.command("sync-purge")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Keep tombstones this many days (default: SYNC_RETENTION_DAYS).",
+)
+def sync_purge(days):
+    """Delete the tombstones of incremental sync older than the retention period.
+
+    A sync token issued before a purged tombstone then answers 410 "full sync required".
+    Writes purge a bounded batch as they go; this purges all of them, a batch at a time.
+    """
+    if days is None:
+        days = current_app.config["SYNC_RETENTION_DAYS"]
+    before = utcnow() - timedelta(days=days)
+    streams = list(db.session.scalars(select(SyncStream.id).order_by(SyncStream.id)))
+    total = 0
+    for stream_id in streams:
+        while True:
+            purged = purge_tombstones(db.session, [stream_id], before)
+            db.session.commit()
+            total += purged
+            if purged < PURGE_BATCH:
+                break
+    click.echo(f"Purged {counted(total, 'tombstone')} older than {counted(days, 'day')}.")
 
 
 output_option = click.option(

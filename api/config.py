@@ -66,6 +66,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "todos-api")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.IDEMPOTENCY_TTL = int(env.get("IDEMPOTENCY_TTL", 24 * 3600))
+        # Incremental sync: how long tombstones are kept, and a sync token stays usable.
+        self.SYNC_RETENTION_DAYS = int(env.get("SYNC_RETENTION_DAYS", 30))
         self.CORS_ORIGINS = origins(env.get("CORS_ORIGINS", ""))
         # GET /metrics (api.plumbing.metrics): off by default; loopback or this token only.
         self.METRICS_ENABLED = flag(env.get("METRICS_ENABLED", "false"))

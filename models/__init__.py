@@ -3,6 +3,7 @@
 from .base import db, refresh_statistics, utcnow
 from .bucket import Bucket, Item
 from .idempotency import IdempotencyKey
+from .sync import SyncChange, SyncStream
 from .todo import Tag, Todo, tag_key
 from .user import AccessToken, ApiKey, User, digest
 
@@ -12,6 +13,8 @@ __all__ = [
     "Bucket",
     "IdempotencyKey",
     "Item",
+    "SyncChange",
+    "SyncStream",
     "Tag",
     "Todo",
     "User",

@@ -1,7 +1,7 @@
 """Bucket lists: named lists of things to do some day, each holding items."""
 
 from flask_restx import fields, inputs
-from sqlalchemy import delete, select, union_all
+from sqlalchemy import select, union_all
 
 import models
 from api.plumbing.errors import error_model
@@ -10,6 +10,7 @@ from api.policies.conditional import check_if_match
 from api.policies.loaders import fresh, load_owned, owned
 from api.policies.ordering import MOVE, last_position, move_after, move_target
 from api.policies.pagination import Listing, containing, equal_to, list_parser
+from api.policies.sync import GONE, LISTED, SYNC_HEADERS, add_since, synced_page
 from api.rest.masks import load_options, nested_fields, response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource_models import (
@@ -23,6 +24,7 @@ from api.rest.resource_models import (
     text,
 )
 from models import db
+from models.sync import buckets_of, items_of
 
 ns = Namespace("bucketlist", path="/bucketlists", description="The caller's bucket lists")
 
@@ -74,6 +76,8 @@ item_list_args.add_argument(
 item_list_args.add_argument(
     "done", type=inputs.boolean, location="args", help="Only done (true) or open (false) items."
 )
+add_since(bucket_list_args)
+add_since(item_list_args)
 bucket_listing = Listing(
     models.Bucket,
     {"created_at": models.Bucket.created_at, "name": models.Bucket.name, "id": models.Bucket.id},
@@ -158,16 +162,20 @@ def load_item(
 class BucketList(ProtectedResource):
     @ns.doc(description="Each bucket's `items` are left out unless the mask asks for them.")
     @ns.expect(bucket_list_args)
-    @ns.marshal_list_with(bucket, default_mask=BUCKET_LIST_MASK)
-    @ns.response(400, "Invalid query arguments", error_model)
+    @ns.marshal_list_with(
+        bucket, default_mask=BUCKET_LIST_MASK, headers=SYNC_HEADERS, description=LISTED
+    )
+    @ns.response(400, "Invalid query arguments or sync token", error_model)
+    @ns.response(410, GONE, error_model)
     def get(self):
-        """List the caller's bucket lists"""
+        """List the caller's bucket lists, or with `since` what changed since a sync token"""
         args = bucket_list_args.parse_args()
         shown = response_fields(bucket, BUCKET_LIST_MASK)
-        buckets, status, headers = bucket_listing.page(
-            args, shown, count=current_user().bucket_count
+        user = current_user()
+        buckets, status, headers = synced_page(
+            bucket_listing, buckets_of(user.id), args, shown, count=user.bucket_count
         )
-        embed_items(buckets, shown)
+        embed_items([row for row in buckets if isinstance(row, models.Bucket)], shown)
         return buckets, status, headers
 
     @ns.expect(bucket_input)
@@ -216,7 +224,7 @@ class Bucket(ProtectedResource):
         found = load_bucket(id, shown, lock=True)
         check_if_match(found, shown)
         # The database deletes the items (ON DELETE CASCADE), none of them loaded.
-        db.session.execute(delete(models.Bucket).where(models.Bucket.id == found.id))
+        db.session.delete(found)
         return None, 204
 
 
@@ -225,13 +233,21 @@ class Bucket(ProtectedResource):
 @ns.response(404, "Bucket list not found", error_model)
 class ItemList(ProtectedResource):
     @ns.expect(item_list_args)
-    @ns.marshal_list_with(item)
-    @ns.response(400, "Invalid query arguments", error_model)
+    @ns.marshal_list_with(item, headers=SYNC_HEADERS, description=LISTED)
+    @ns.response(400, "Invalid query arguments or sync token", error_model)
+    @ns.response(410, GONE, error_model)
     def get(self, id):
-        """List the items of a bucket list"""
+        """List the items of a bucket list, or with `since` what changed since a sync token"""
         args = item_list_args.parse_args()
         found = load_bucket(id, fields={"item_count": bucket["item_count"]})
-        return item_listing.page(args, response_fields(item), count=found.item_count, bucket_id=id)
+        return synced_page(
+            item_listing,
+            items_of(id),
+            args,
+            response_fields(item),
+            count=found.item_count,
+            bucket_id=id,
+        )
 
     @ns.expect(item_input)
     @ns.marshal_with(item, code=201, description="Item created")

@@ -12,6 +12,7 @@ from api.policies.conditional import check_if_match
 from api.policies.loaders import load_owned
 from api.policies.ordering import MOVE, last_position, move_after, move_target
 from api.policies.pagination import Filter, Listing, containing, equal_to, list_parser
+from api.policies.sync import GONE, LISTED, SYNC_HEADERS, add_since, synced_page
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource_models import (
@@ -28,6 +29,7 @@ from api.rest.resource_models import (
     text,
 )
 from models import db, utcnow
+from models.sync import todos_of
 from models.todo import FAR_FUTURE, todo_tags
 
 ns = Namespace("todos", description="The caller's todos")
@@ -123,6 +125,7 @@ todo_list_args.add_argument(
     location="args",
     help="Only todos with this tag; repeat it for todos with every one of the tags.",
 )
+add_since(todo_list_args)
 
 
 def of_tag(column, key):
@@ -192,12 +195,16 @@ class TodoList(ProtectedResource):
     @ns.expect(todo_list_args)
     # A repeated argument's length rules go to its items (the parser puts them beside).
     @ns.doc(params={"tag": {"items": {"minLength": 1, "maxLength": 50}}})
-    @ns.marshal_list_with(todo)
-    @ns.response(400, "Invalid query arguments", error_model)
+    @ns.marshal_list_with(todo, headers=SYNC_HEADERS, description=LISTED)
+    @ns.response(400, "Invalid query arguments or sync token", error_model)
+    @ns.response(410, GONE, error_model)
     def get(self):
-        """List the caller's todos"""
+        """List the caller's todos, or with `since` what changed since a sync token"""
         args = todo_list_args.parse_args()
-        return todo_listing.page(args, response_fields(todo), count=current_user().todo_count)
+        user = current_user()
+        return synced_page(
+            todo_listing, todos_of(user.id), args, response_fields(todo), count=user.todo_count
+        )
 
     @ns.expect(todo_input)
     @ns.marshal_with(todo, code=201, description="Todo created")

@@ -80,12 +80,14 @@ def list_parser(*sortable: str) -> reqparse.RequestParser:
 
 
 class Cursor(NamedTuple):
-    """Where a link continues: its direction, page number, sort, and the row's sort key."""
+    """Where a link continues: its direction, page number, sort, the row's sort key, and
+    what the walk carries from its first page (see `Listing.page`)."""
 
     direction: str
     page: int
     sort: str
     values: tuple = ()
+    carry: object = None
 
 
 def _serializer() -> URLSafeSerializer:
@@ -94,13 +96,13 @@ def _serializer() -> URLSafeSerializer:
 
 def encode_cursor(cursor: Cursor) -> str:
     values = [v.isoformat() if isinstance(v, datetime) else v for v in cursor.values]
-    return _serializer().dumps([cursor.direction, cursor.page, cursor.sort, values])
+    return _serializer().dumps([cursor.direction, cursor.page, cursor.sort, values, cursor.carry])
 
 
 def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
     """The cursor `token` stands for; 400 when it is forged or made for another sort."""
     try:
-        direction, page, cursor_sort, values = _serializer().loads(token)
+        direction, page, cursor_sort, values, carry = _serializer().loads(token)
     except (BadSignature, TypeError, ValueError):
         raise BadRequest("The cursor is invalid; follow the links of a list response.") from None
     if cursor_sort != sort:
@@ -110,7 +112,18 @@ def decode_cursor(token: str, sort: str, columns: list) -> Cursor:
             datetime.fromisoformat(value) if column.type.python_type is datetime else value
             for column, value in zip(columns, values, strict=True)
         )
-    return Cursor(direction, page, cursor_sort, values)
+    return Cursor(direction, page, cursor_sort, values, carry)
+
+
+def carried(token: str | None):
+    """What the cursor `token` carries from the first page of its walk (None for no
+    cursor, or one that is not valid: `Listing.page` refuses that one)."""
+    if not token:
+        return None
+    try:
+        return _serializer().loads(token)[4]
+    except (BadSignature, TypeError, ValueError, IndexError, KeyError):
+        return None
 
 
 class Filter(NamedTuple):
@@ -255,14 +268,17 @@ class Listing:
         # Each part is the caller's already; the ids lead to the rows by primary key.
         return union_all(*(select(part.subquery().c[0]) for part in parts))
 
-    def page(self, args: dict, fields: dict, count: int | None = None, **scope) -> tuple:
+    def page(
+        self, args: dict, fields: dict, count: int | None = None, carry=None, **scope
+    ) -> tuple:
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
         `args` are a `list_parser`'s, with this listing's filters; `scope` gives the
         value of each scope column; `fields` (from `api.rest.masks.response_fields`)
         which columns and relations to load. `count` is how many rows the unfiltered list
         holds when the database keeps that count (`models.counts`): with no filter
-        applied no COUNT runs.
+        applied no COUNT runs. The `prev`, `next` and `last` cursors carry `carry` (a
+        JSON value), or what the request's cursor carried: the walk's first page's.
         """
         sort, per_page = args["sort"], args["per_page"]
         given = {name: args[name] for name in self.filters if args.get(name) not in (None, "")}
@@ -309,16 +325,20 @@ class Listing:
                 page = Page(rows[:per_page], len(rows) > per_page)
             else:
                 page = Page(fetch(PREV, per_page, **key)[::-1], True)
-        links = self.links(page, number, last_page, sort, columns)
+        if cursor is not None:
+            carry = cursor.carry
+        links = self.links(page, number, last_page, sort, columns, carry)
         headers = {"Link": link_header(links)}
         if count is not None:
             headers["X-Total-Count"] = str(count)
         return page.rows, 200, headers
 
     @staticmethod
-    def links(page: Page, number: int, last_page: int | None, sort: str, columns: list) -> dict:
+    def links(
+        page: Page, number: int, last_page: int | None, sort: str, columns: list, carry
+    ) -> dict:
         """The query arguments of the `first`, `prev`, `next` and `last` links (no `last`
-        when the count is not known: `last_page` None)."""
+        when the count is not known: `last_page` None); each cursor carries `carry`."""
 
         def key_of(row) -> tuple:
             return tuple(getattr(row, column.key) for column in columns)
@@ -326,15 +346,15 @@ class Listing:
         links = {"first": {"page": 1}}
         if number > 1:
             if page.rows:
-                cursor = Cursor(PREV, number - 1, sort, key_of(page.rows[0]))
+                cursor = Cursor(PREV, number - 1, sort, key_of(page.rows[0]), carry)
                 links["prev"] = {"cursor": encode_cursor(cursor)}
             else:
                 links["prev"] = {"page": min(number - 1, last_page or number - 1)}
         if page.has_next and page.rows:
-            cursor = Cursor(NEXT, number + 1, sort, key_of(page.rows[-1]))
+            cursor = Cursor(NEXT, number + 1, sort, key_of(page.rows[-1]), carry)
             links["next"] = {"cursor": encode_cursor(cursor)}
         if last_page is not None:
-            links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort))}
+            links["last"] = {"cursor": encode_cursor(Cursor(LAST, last_page, sort, (), carry))}
         return links
 
 
@@ -362,9 +382,10 @@ def statement_of(listing: Listing, kind: str, sort: str, filters: tuple[str, ...
     return listing.build(kind, sort, filters)
 
 
-def link_header(links: dict) -> str:
-    """RFC 8288 links to this list with the given query arguments replaced."""
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
+def link_header(links: dict, replaced: tuple[str, ...] = ("page", "cursor")) -> str:
+    """RFC 8288 links to this list, each with its query arguments in place of the
+    `replaced` ones of this request."""
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in replaced]
     prefix = urlencode(kept) + "&" if kept else ""
     base = request.base_url
     return ", ".join(

@@ -61,7 +61,8 @@ api = RestApi(
     title="Todos and bucket lists API",
     description=(
         "Keep todos and bucket lists. Authenticate with an API key (`X-API-KEY`) or a "
-        "bearer token from `POST /auth/login`. Every response honours the `X-Fields` mask."
+        "bearer token from `POST /auth/login`. Every response honours the `X-Fields` mask. "
+        "Every list hands an `X-Sync-Token`: pass it back as `since` for what changed since."
     ),
     doc="/",
     authorizations=authorizations,

@@ -15,6 +15,7 @@ from flask_restx.utils import merge, unpack
 from werkzeug.exceptions import BadRequest
 
 from api.policies.pagination import PAGE_HEADERS
+from api.policies.sync import SYNC_HEADER, marshal_rows
 from api.rest.masks import FIELDS_PARAM, MASK_DESCRIPTION, response_fields
 
 LOCATION_HEADER = {"Location": {"type": "string", "description": "The new resource's URL"}}
@@ -51,6 +52,9 @@ class Namespace(flask_restx.Namespace):
                 if isinstance(result, Response):
                     return result
                 data, status, headers = unpack(result)
+                if as_list and SYNC_HEADER in headers:
+                    # A sync's page may hold tombstones among its rows.
+                    return marshal_rows(data, lambda row: marshal(row, shown)), status, headers
                 return marshal(data, shown), status, headers
 
             documented = [fields] if as_list else fields

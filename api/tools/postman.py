@@ -11,6 +11,9 @@ run. This export is made for running as much as for reading:
   path, e.g. `{{todos_id}}` or `{{bucketlists_items_item_id}}`, which later requests
   put in their path;
 * every request checks its status (the operation's documented 2xx);
+* a list that hands an `X-Sync-Token` saves it (e.g. `{{todos_sync_token}}`); once the
+  resources under it have been created, changed and deleted, a "Sync" request lists what
+  changed since that token, which is at least the tombstone of the row just deleted;
 * credentials: the collection sends `{{apiKey}}` as the API key; an operation that is
   public, or takes Basic or bearer credentials first, says so in its `security` and
   gets its first one instead.
@@ -38,6 +41,8 @@ BEARER_FIELD = "access_token"
 MASK_HEADER = "X-Fields"
 EXAMPLE_ID = "1"
 JSON_HEADER = {"key": "Content-Type", "value": "application/json"}
+SYNC_HEADER = "X-Sync-Token"
+SYNC = "sync"  # not an HTTP method: the GET of a list with `since`
 
 
 def collection(api: Api, base_url: str = DEFAULT_BASE_URL) -> dict:
@@ -70,6 +75,13 @@ def id_variable(path: str, param: str) -> str:
     head = path.split("{" + param + "}")[0]
     words = [part for part in head.split("/") if part and not part.startswith("{")]
     return re.sub(r"\W+", "_", "_".join([*words, param]))
+
+
+def sync_variable(path: str) -> str:
+    """The variable holding the sync token of the list at `path`: `todos_sync_token`,
+    `bucketlists_items_sync_token`."""
+    words = [part for part in path.split("/") if part and not part.startswith("{")]
+    return re.sub(r"\W+", "_", "_".join([*words, "sync_token"]))
 
 
 def parent_path(path: str, paths: list[str]) -> str | None:
@@ -173,13 +185,21 @@ class Exporter:
             yield from ((path, method) for method in methods if method != "delete")
             for child in children[path]:
                 yield from visit(child)
+            if "get" in methods and self.hands_sync_token(self.spec["paths"][path]["get"]):
+                yield path, SYNC
             if "delete" in methods:
                 yield path, "delete"
 
         for root in roots:
             yield from visit(root)
 
+    def hands_sync_token(self, operation: dict) -> bool:
+        response = operation["responses"].get(str(self.success_status(operation)), {})
+        return SYNC_HEADER in response.get("headers", {})
+
     def request(self, path: str, method: str) -> dict:
+        if method == SYNC:
+            return self.sync_request(path)
         item = self.spec["paths"][path]
         operation = item[method]
         parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
@@ -219,6 +239,41 @@ class Exporter:
             "request": request,
             "response": [],
         }
+
+    def sync_request(self, path: str) -> dict:
+        """The list at `path` with `since` set to the token its GET saved."""
+        listed = self.request(path, "get")
+        variable = sync_variable(path)
+        for param in listed["request"]["url"]["query"]:
+            if param["key"] == "since":
+                param["value"] = "{{" + variable + "}}"
+                param["disabled"] = False
+        listed["request"]["url"]["raw"] += "?since={{" + variable + "}}"
+        listed["request"]["description"] = (
+            f"What changed in this list since the token `{{{{{variable}}}}}` that its GET "
+            "handed: rows as they are now, deleted ones as tombstones."
+        )
+        listed["name"] = f"Sync {self.base_path}{path}: what changed since its list was read"
+        listed["event"] = [
+            script(
+                "test",
+                [
+                    f'pm.test("the sync of {self.base_path}{path} answers 200", function () {{',
+                    "    pm.response.to.have.status(200);",
+                    "});",
+                    'pm.test("it lists the changes made since, deletions included", function () {',
+                    "    var changes = pm.response.json();",
+                    '    pm.expect(changes).to.be.an("array").that.is.not.empty;',
+                    "    var deleted = changes.filter(function (row) { return row.deleted; });",
+                    "    pm.expect(deleted).to.not.be.empty;",
+                    "});",
+                    f'pm.test("it hands the next {SYNC_HEADER}", function () {{',
+                    f'    pm.response.to.have.header("{SYNC_HEADER}");',
+                    "});",
+                ],
+            )
+        ]
+        return listed
 
     @staticmethod
     def success_status(operation: dict) -> int:
@@ -355,6 +410,15 @@ class Exporter:
                 'pm.test("the body is JSON", function () {',
                 "    pm.response.to.be.json;",
                 "});",
+            ]
+        if method == "get" and self.hands_sync_token(operation):
+            variable = sync_variable(path)
+            self.variables.setdefault(variable, "")
+            lines += [
+                f"if (pm.response.code === {status}) {{",
+                f'    pm.collectionVariables.set("{variable}", '
+                f'pm.response.headers.get("{SYNC_HEADER}"));',
+                "}",
             ]
         saves = self.saved_values(path, method, operation)
         if saves:

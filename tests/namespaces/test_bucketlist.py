@@ -342,8 +342,9 @@ class TestStatementCounts:
         body = response.get_json()
         assert len(body) == 100 and all(len(b["items"]) == 3 for b in body)
         assert all(b["item_count"] == 3 for b in body)
-        # credential with the account's counts, page, items of the page: no COUNT
-        assert len(statements) == 3, statements
+        # credential with the account's counts, sync position, page, items of the page:
+        # no COUNT
+        assert len(statements) == 4, statements
 
     def test_a_bucket_with_1000_items(self, auth_client, alice, statements):
         bucket = create_bucket(auth_client)
@@ -363,8 +364,8 @@ class TestStatementCounts:
         bulk_items(alice.user.id, bucket["id"], 150)
         with statements.capture():
             assert len(auth_client.get(items_url(bucket["id"]) + "?per_page=100").get_json()) == 100
-        # credential, bucket ownership with its item count, page: no COUNT
-        assert len(statements) == 3, statements
+        # credential, bucket ownership with its item count, sync position, page: no COUNT
+        assert len(statements) == 4, statements
 
 
 class TestMergePatch:
@@ -516,8 +517,8 @@ class TestOrderedItems:
         assert [(len(b["items"]), b["items_truncated"]) for b in listed] == [
             (100, True), (3, False)
         ]  # fmt: skip
-        # credential, page, the items of both
-        assert len(statements) == 3, statements
+        # credential, sync position, page, the items of both
+        assert len(statements) == 4, statements
 
     def test_the_list_leaves_items_out_by_default(self, auth_client, alice, statements):
         bucket = create_bucket(auth_client)
@@ -526,4 +527,5 @@ class TestOrderedItems:
             [listed] = auth_client.get(BUCKETS).get_json()
         assert "items" not in listed and listed["item_count"] == 3
         assert listed["done_count"] == 2 and listed["items_uri"].endswith(items_url(bucket["id"]))
-        assert len(statements) == 2, statements
+        # credential, sync position, page
+        assert len(statements) == 3, statements

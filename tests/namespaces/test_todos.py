@@ -789,7 +789,12 @@ class TestMove:
         with statements.capture():
             assert move(auth_client, todos[5], todos[1]["id"]).status_code == 200
         writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
-        assert len(writes) == 1 and "todos" in writes[0]
+        # The todo, and the sync record's stream counter and change (models.sync).
+        assert [w.split()[:3] for w in writes] == [
+            ["UPDATE", "todos", "SET"],
+            ["INSERT", "INTO", "sync_streams"],
+            ["INSERT", "INTO", "sync_changes"],
+        ]
 
     def test_move_after_itself_is_400(self, auth_client):
         a = create(auth_client)

@@ -177,6 +177,14 @@ def test_one_folder_per_namespace_in_the_api_order(exported):
     assert exported["item"][0]["description"] == with_resources[0].description
 
 
+def is_sync(item) -> bool:
+    return any(q["key"] == "since" and not q.get("disabled") for q in query_of(item))
+
+
+def query_of(item) -> list:
+    return item["request"]["url"].get("query", [])
+
+
 def test_every_operation_of_the_spec_is_exported_once(exported, spec):
     in_spec = sorted(
         (method, path)
@@ -184,7 +192,26 @@ def test_every_operation_of_the_spec_is_exported_once(exported, spec):
         for method in item
         if method != "parameters"
     )
-    assert sorted(operation_of(item, spec) for item in requests_of(exported)) == in_spec
+    exported_once = [item for item in requests_of(exported) if not is_sync(item)]
+    assert sorted(operation_of(item, spec) for item in exported_once) == in_spec
+
+
+def test_every_synced_list_is_synced_with_the_token_its_get_saved(exported, spec):
+    synced = [item for item in requests_of(exported) if is_sync(item)]
+    paths = sorted(operation_of(item, spec)[1] for item in synced)
+    assert paths == ["/bucketlists/", "/bucketlists/{id}/items/", "/todos/"]
+    every = list(requests_of(exported))
+    for item in synced:
+        (since,) = [q["value"] for q in query_of(item) if q["key"] == "since"]
+        variable = since.strip("{}")
+        listed = [
+            other
+            for other in every[: every.index(item)]
+            if not is_sync(other) and operation_of(other, spec) == operation_of(item, spec)
+        ]
+        saved = f'pm.collectionVariables.set("{variable}", pm.response.headers.get('
+        assert len(listed) == 1 and saved in script_of(listed[0])
+        assert "return row.deleted;" in script_of(item)
 
 
 def test_variables_and_collection_auth(exported):
@@ -255,6 +282,7 @@ def test_creates_save_the_new_id(exported):
         "POST",
         "DELETE",
         "GET",
+        "GET",  # the sync of the list, since the token of the list's GET
     ]
     assert todos[2]["request"]["url"]["variable"] == [
         {"key": "id", "value": "{{todos_id}}", "description": "The todo's id"}

@@ -1,0 +1,233 @@
+"""The change record behind incremental sync: the order in which the rows of each synced
+list changed, and the tombstones of the rows deleted.
+
+A synced list is a *stream* (`Stream`): an account's todos, an account's bucket lists, or
+one bucket list's items. A stream has a counter, `SyncStream.seq`, and each row of the list
+that has changed since the record began has one `SyncChange`: the counter's value at its
+last change, and whether that change deleted it. A tombstone holds the deleted row's id
+and nothing else, since the row itself is gone.
+
+The ORM tells which rows change (`Todo`, `Bucket` and `Item` events below, noted in the
+session), and `record_changes` writes the record when the session commits. It is the last
+write of the transaction. It first raises the counter with one atomic
+`INSERT ... ON CONFLICT DO UPDATE SET seq = seq + n ... RETURNING`, which locks the
+stream's row until the transaction ends. A second writer of the same stream waits on that
+lock, and it gets its positions only after the first has committed. So positions are
+handed out in the order in which their transactions commit, and a reader that sees
+position n sees every position before it. A timestamp or a database sequence, taken
+before commit, would not do this. Streams are locked in the order of their keys, so two
+transactions that each change several streams cannot deadlock on them.
+
+Rows written with Core statements bypass the ORM's events and are noted by hand
+(`note_change`): a bucket list's deletion, and a bucket list changed through its items.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .base import db, utcnow
+from .bucket import Bucket, Item
+from .todo import Todo
+
+PENDING = "sync_changes"
+# Expired tombstones are purged each time a stream's counter passes a multiple of this,
+# at most PURGE_BATCH at a time.
+PURGE_EVERY = 64
+PURGE_BATCH = 500
+
+
+class SyncStream(db.Model):
+    """The counter of one synced list; `purged_seq` is the position of the last
+    tombstone purged (a client behind it may have missed a deletion)."""
+
+    __tablename__ = "sync_streams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    # The account or bucket list whose deletion takes the stream with it.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    bucket_id: Mapped[int | None] = mapped_column(ForeignKey("buckets.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SyncChange(db.Model):
+    """Where row `row_id` of a stream last changed, and whether that deleted it."""
+
+    __tablename__ = "sync_changes"
+    __table_args__ = (
+        # A sync reads a stream's changes in order from here, k changes for k rows.
+        Index("ix_sync_changes_stream_id_seq", "stream_id", "seq", unique=True),
+        # The purge walks a stream's tombstones, oldest first.
+        Index("ix_sync_changes_stream_id_deleted_seq", "stream_id", "deleted", "seq"),
+    )
+
+    stream_id: Mapped[int] = mapped_column(
+        ForeignKey("sync_streams.id", ondelete="CASCADE"), primary_key=True
+    )
+    row_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime]
+
+
+class Stream(NamedTuple):
+    """A synced list: its `kind` ("todos", "buckets" or "items") and the id of the
+    account (todos, buckets) or the bucket list (items) it belongs to."""
+
+    kind: str
+    owner: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.owner}"
+
+    def parent(self) -> dict:
+        """The column that ties the stream to what owns it."""
+        return {"bucket_id" if self.kind == "items" else "user_id": self.owner}
+
+
+def todos_of(user_id: int) -> Stream:
+    return Stream("todos", user_id)
+
+
+def buckets_of(user_id: int) -> Stream:
+    return Stream("buckets", user_id)
+
+
+def items_of(bucket_id: int) -> Stream:
+    return Stream("items", bucket_id)
+
+
+def note_change(session: Session, stream: Stream, row_id: int, deleted: bool = False) -> None:
+    """Note in `session` that row `row_id` of `stream` changed (or was deleted); the
+    record is written when the session commits (`record_changes`)."""
+    rows = session.info.setdefault(PENDING, {}).setdefault(stream, {})
+    # A row created and deleted in one transaction is a tombstone, harmless to a client.
+    rows[row_id] = deleted or rows.get(row_id, False)
+
+
+def _streams_of(row) -> list[Stream]:
+    if isinstance(row, Todo):
+        return [todos_of(row.user_id)]
+    if isinstance(row, Bucket):
+        return [buckets_of(row.user_id)]
+    return [items_of(row.bucket_id)]
+
+
+def _note_row(row, deleted: bool) -> None:
+    """Note a written or deleted todo, bucket list or item (the ORM's events, below)."""
+    session = Session.object_session(row)
+    for stream in _streams_of(row):
+        note_change(session, stream, row.id, deleted)
+    if isinstance(row, Item):
+        # The list shows its items' counts: it changes with them (models.bucket).
+        note_change(session, buckets_of(row.user_id), row.bucket_id)
+
+
+for _entity in (Todo, Bucket, Item):
+    for _written in ("after_insert", "after_update"):
+        event.listen(_entity, _written, lambda mapper, connection, row: _note_row(row, False))
+    event.listen(_entity, "after_delete", lambda mapper, connection, row: _note_row(row, True))
+
+
+def has_pending(session: Session) -> bool:
+    """Whether `session` noted changes that are not in the record yet."""
+    return bool(session.info.get(PENDING))
+
+
+def _insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert
+
+
+def record_changes(session: Session, purge_before: datetime) -> None:
+    """Write the changes noted in `session` into the change record (see the module's
+    docstring), and purge a bounded number of tombstones older than `purge_before` from
+    a stream whose counter passes a multiple of `PURGE_EVERY`. Call it last in the
+    transaction, when nothing more will change."""
+    session.flush()
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    insert = _insert(session)
+    now = utcnow()
+    for stream in sorted(pending, key=lambda each: each.key):
+        rows = sorted(pending[stream].items())
+        count = len(rows)
+        raised = (
+            insert(SyncStream)
+            .values(key=stream.key, seq=count, purged_seq=0, **stream.parent())
+            .on_conflict_do_update(
+                index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + count}
+            )
+            .returning(SyncStream.id, SyncStream.seq)
+        )
+        stream_id, last = session.execute(raised).one()
+        first = last - count + 1
+        changes = [
+            {"stream_id": stream_id, "row_id": row_id, "seq": first + index, "deleted": deleted}
+            for index, (row_id, deleted) in enumerate(rows)
+        ]
+        upsert = insert(SyncChange).values(changed_at=now)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[SyncChange.stream_id, SyncChange.row_id],
+            set_={
+                "seq": upsert.excluded.seq,
+                "deleted": upsert.excluded.deleted,
+                "changed_at": upsert.excluded.changed_at,
+            },
+        )
+        session.execute(upsert, changes)
+        if last // PURGE_EVERY != (first - 1) // PURGE_EVERY:
+            purge_tombstones(session, [stream_id], purge_before)
+
+
+def purge_tombstones(session: Session, stream_ids: Iterable[int], before: datetime) -> int:
+    """Delete the tombstones of each stream changed before `before`, oldest first and
+    at most `PURGE_BATCH` of them, and move each stream's `purged_seq` past them; returns
+    how many went.
+
+    Positions follow commits, so tombstones in position order are in the order of their
+    deletions: the oldest `PURGE_BATCH` are read, and those up to the first that is not
+    yet expired go, whatever the number of younger ones.
+    """
+    purged = 0
+    for stream_id in stream_ids:
+        oldest = session.execute(
+            select(SyncChange.row_id, SyncChange.seq, SyncChange.changed_at)
+            .where(SyncChange.stream_id == stream_id, SyncChange.deleted.is_(True))
+            .order_by(SyncChange.seq)
+            .limit(PURGE_BATCH)
+        )
+        expired = []
+        for row_id, seq, changed_at in oldest:
+            if changed_at >= before:
+                break
+            expired.append((row_id, seq))
+        if not expired:
+            continue
+        session.execute(
+            delete(SyncChange).where(
+                SyncChange.stream_id == stream_id,
+                SyncChange.row_id.in_([row_id for row_id, _ in expired]),
+            )
+        )
+        last = max(seq for _, seq in expired)
+        session.execute(
+            SyncStream.__table__.update()
+            .where(SyncStream.id == stream_id, SyncStream.purged_seq < last)
+            .values(purged_seq=last)
+        )
+        purged += len(expired)
+    return purged
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session) -> None:
+    session.info.pop(PENDING, None)
