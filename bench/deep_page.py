@@ -8,6 +8,7 @@ half-way page asked for by number (OFFSET), through the Flask test client.
 """
 
 import argparse
+import contextlib
 import re
 import statistics
 import tempfile
@@ -19,6 +20,21 @@ from sqlalchemy import insert
 from api.config import TestingConfig
 from api.factory import create_app
 from models import ApiKey, Todo, User, db, utcnow
+
+
+@contextlib.contextmanager
+def fresh_app(database_url: str | None, name: str):
+    """The API on `database_url` (default: a temporary SQLite file), in its app context,
+    its tables made new (those of an earlier run dropped first); dropped afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = database_url or f"sqlite:///{Path(folder) / f'{name}.db'}"
+        app = create_app(TestingConfig(SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING"))
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            yield app
+            db.session.remove()
+            db.drop_all()
 
 
 def timed(client, url, headers, repeat):
@@ -37,50 +53,42 @@ def main():
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'deep.db'}"
-        app = create_app(TestingConfig(SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING"))
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-            user = User(email="deep@example.com", password_hash="-")
-            db.session.add(user)
-            db.session.flush()
-            key, secret = ApiKey.issue(user, "bench")
-            db.session.add(key)
-            now = utcnow()
-            started = time.perf_counter()
-            for start in range(0, args.rows, 50_000):
-                rows = [
-                    {"user_id": user.id, "title": f"todo {i}", "description": "",
-                     "done": False, "created_at": now, "updated_at": now}
-                    for i in range(start, min(start + 50_000, args.rows))
-                ]  # fmt: skip
-                db.session.execute(insert(Todo), rows)
-            db.session.commit()
-            print(f"seeded {args.rows:,} todos in {time.perf_counter() - started:.1f} s")
-            client = app.test_client()
-            headers = {"X-API-KEY": secret}
-            middle = args.rows // 2 // 20
-            first_ms, _ = timed(client, "/api/v1/todos/?per_page=20", headers, args.repeat)
-            offset_ms, response = timed(
-                client,
-                f"/api/v1/todos/?per_page=20&page={middle}",
-                headers,
-                max(5, args.repeat // 20),
-            )
-            next_link = re.search(
-                r'<http://localhost([^>]+)>; rel="next"', response.headers["Link"]
-            )
-            keyset_ms, _ = timed(client, next_link.group(1), headers, args.repeat)
+    with fresh_app(args.database_url, "deep") as app:
+        user = User(email="deep@example.com", password_hash="-")
+        db.session.add(user)
+        db.session.flush()
+        key, secret = ApiKey.issue(user, "bench")
+        db.session.add(key)
+        now = utcnow()
+        started = time.perf_counter()
+        for start in range(0, args.rows, 50_000):
             rows = [
-                ("page 1", first_ms),
-                (f"page {middle + 1:,} by keyset cursor", keyset_ms),
-                (f"page {middle:,} by page number (OFFSET)", offset_ms),
-            ]
-            for label, ms in rows:
-                print(f"{label:<36} {ms:8.2f} ms  {ms / first_ms:5.2f}x page 1")
-            db.drop_all()
+                {"user_id": user.id, "title": f"todo {i}", "description": "",
+                 "done": False, "created_at": now, "updated_at": now}
+                for i in range(start, min(start + 50_000, args.rows))
+            ]  # fmt: skip
+            db.session.execute(insert(Todo), rows)
+        db.session.commit()
+        print(f"seeded {args.rows:,} todos in {time.perf_counter() - started:.1f} s")
+        client = app.test_client()
+        headers = {"X-API-KEY": secret}
+        middle = args.rows // 2 // 20
+        first_ms, _ = timed(client, "/api/v1/todos/?per_page=20", headers, args.repeat)
+        offset_ms, response = timed(
+            client,
+            f"/api/v1/todos/?per_page=20&page={middle}",
+            headers,
+            max(5, args.repeat // 20),
+        )
+        next_link = re.search(r'<http://localhost([^>]+)>; rel="next"', response.headers["Link"])
+        keyset_ms, _ = timed(client, next_link.group(1), headers, args.repeat)
+        rows = [
+            ("page 1", first_ms),
+            (f"page {middle + 1:,} by keyset cursor", keyset_ms),
+            (f"page {middle:,} by page number (OFFSET)", offset_ms),
+        ]
+        for label, ms in rows:
+            print(f"{label:<36} {ms:8.2f} ms  {ms / first_ms:5.2f}x page 1")
 
 
 if __name__ == "__main__":

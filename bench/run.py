@@ -340,15 +340,16 @@ def ensure_wrk() -> str:
 class Server:
     """A server in its own process group, stopped with its workers whatever happens."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path, cwd=ROOT):
         self.name, self.argv, self.env, self.log_path = name, argv, env, log
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     def __enter__(self):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -425,10 +426,11 @@ def get_json(base: str, path: str, key: str):
     return json.loads(body), headers
 
 
-def manage(args: list[str], env: dict[str, str]) -> str:
+def manage(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> str:
+    """`manage.py` of the tree at `cwd` (this one by default); its output."""
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

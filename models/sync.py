@@ -24,13 +24,27 @@ Rows written with Core statements bypass the ORM's events and are noted by hand
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, delete, event, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    event,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .base import db, utcnow
+from .base import UTCDateTime, db, utcnow
 from .bucket import Bucket, Item
 from .todo import Todo
 
@@ -141,9 +155,82 @@ def has_pending(session: Session) -> bool:
     return bool(session.info.get(PENDING))
 
 
-def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert
+@lru_cache(maxsize=8)
+def _statements(dialect: str, parent: str) -> tuple:
+    """The two statements that record a stream's changes, built once per database kind
+    and parent column (SQLAlchemy works out a statement's cache key once per object):
+    raise the counter by `count` (the stream's row created at the first change), and
+    stamp each changed row with its new position."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    count = bindparam("count")
+    columns = {"key": bindparam("key"), parent: bindparam("parent")}
+    raised = (
+        insert(SyncStream)
+        .values(seq=count, purged_seq=0, **columns)
+        .on_conflict_do_update(
+            index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + count}
+        )
+        .returning(SyncStream.id, SyncStream.seq)
+    )
+    stamp = insert(SyncChange)
+    stamp = stamp.on_conflict_do_update(
+        index_elements=[SyncChange.stream_id, SyncChange.row_id],
+        set_={
+            "seq": stamp.excluded.seq,
+            "deleted": stamp.excluded.deleted,
+            "changed_at": stamp.excluded.changed_at,
+        },
+    )
+    return raised, stamp
+
+
+@lru_cache(maxsize=4)
+def _recorded_at_once(parent: str):
+    """PostgreSQL: `_statements`' two as one (the counter raised in a WITH, the rows
+    stamped from what it returns), bound to `row_ids`, `deleted` and `now` besides: one
+    round trip fewer inside the lock every writer of the list waits on."""
+    raised_statement, stamp = _statements("postgresql", parent)
+    raised = raised_statement.cte("raised")
+    changed = (
+        func.unnest(
+            bindparam("row_ids", type_=postgresql.ARRAY(Integer)),
+            bindparam("deleted", type_=postgresql.ARRAY(Boolean)),
+        )
+        .table_valued("row_id", "deleted", with_ordinality="n")
+        .render_derived()
+    )
+    stamped = select(
+        raised.c.id,
+        changed.c.row_id,
+        raised.c.seq - bindparam("count") + changed.c.n,
+        changed.c.deleted,
+        bindparam("now", type_=UTCDateTime()),
+    ).select_from(raised.join(changed, true()))  # `raised` is one row: the stream's
+    columns = ["stream_id", "row_id", "seq", "deleted", "changed_at"]
+    stamp = postgresql.insert(SyncChange).from_select(columns, stamped)
+    return stamp.on_conflict_do_update(
+        index_elements=[SyncChange.stream_id, SyncChange.row_id],
+        set_={
+            "seq": stamp.excluded.seq,
+            "deleted": stamp.excluded.deleted,
+            "changed_at": stamp.excluded.changed_at,
+        },
+    ).returning(SyncChange.stream_id, SyncChange.seq)
+
+
+def _stamps(stream_id: int, first: int, rows: list, now: datetime) -> list[dict]:
+    """The parameters of `_statements`' stamp: `rows` (row id, deleted) at positions
+    from `first` on."""
+    return [
+        {
+            "stream_id": stream_id,
+            "row_id": row_id,
+            "seq": first + index,
+            "deleted": deleted,
+            "changed_at": now,
+        }
+        for index, (row_id, deleted) in enumerate(rows)
+    ]
 
 
 def record_changes(session: Session, purge_before: datetime) -> None:
@@ -155,35 +242,24 @@ def record_changes(session: Session, purge_before: datetime) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    insert = _insert(session)
+    connection = session.connection()
+    dialect = connection.dialect.name
     now = utcnow()
     for stream in sorted(pending, key=lambda each: each.key):
         rows = sorted(pending[stream].items())
         count = len(rows)
-        raised = (
-            insert(SyncStream)
-            .values(key=stream.key, seq=count, purged_seq=0, **stream.parent())
-            .on_conflict_do_update(
-                index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + count}
-            )
-            .returning(SyncStream.id, SyncStream.seq)
-        )
-        stream_id, last = session.execute(raised).one()
-        first = last - count + 1
-        changes = [
-            {"stream_id": stream_id, "row_id": row_id, "seq": first + index, "deleted": deleted}
-            for index, (row_id, deleted) in enumerate(rows)
-        ]
-        upsert = insert(SyncChange).values(changed_at=now)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[SyncChange.stream_id, SyncChange.row_id],
-            set_={
-                "seq": upsert.excluded.seq,
-                "deleted": upsert.excluded.deleted,
-                "changed_at": upsert.excluded.changed_at,
-            },
-        )
-        session.execute(upsert, changes)
+        ((parent, owner),) = stream.parent().items()
+        arguments = {"key": stream.key, "parent": owner, "count": count}
+        if dialect == "postgresql":
+            arguments.update(row_ids=[r for r, _ in rows], deleted=[d for _, d in rows], now=now)
+            stamped = connection.execute(_recorded_at_once(parent), arguments).all()
+            stream_id, last = stamped[0].stream_id, max(seq for _, seq in stamped)
+            first = last - count + 1
+        else:
+            raised, stamp = _statements(dialect, parent)
+            stream_id, last = connection.execute(raised, arguments).one()
+            first = last - count + 1
+            connection.execute(stamp, _stamps(stream_id, first, rows, now))
         if last // PURGE_EVERY != (first - 1) // PURGE_EVERY:
             purge_tombstones(session, [stream_id], purge_before)
 
