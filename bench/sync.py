@@ -3,6 +3,7 @@ the writes.
 
     python bench/sync.py reads [--rows 1000000] [--repeat 30] [--database-url URL]
     python bench/sync.py writes --before DIR [--rounds 3] [--duration 5] [--database-url URL]
+    python bench/sync.py cpu --before DIR [--rounds 3] [--requests 2000]
 
 `reads` seeds one account with `--rows` todos into a temporary SQLite file (or the
 PostgreSQL database `--database-url` names, whose tables it drops), and times through
@@ -202,6 +203,56 @@ def write_round(wrk: str, tree: Path, url: str, folder: Path, args) -> dict:
     return outcome
 
 
+def cpu(args) -> None:
+    trees = {"before": Path(args.before).resolve(), "after": load.ROOT}
+    results = {(name, method): [] for name in trees for method in ("POST", "PATCH")}
+    for round_number in range(1, args.rounds + 1):
+        for name, tree in trees.items():
+            done = subprocess.run(
+                [sys.executable, __file__, "cpu-inner", "--requests", str(args.requests)],
+                cwd=tree,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                check=True,
+            )
+            figures = dict(line.split() for line in done.stdout.splitlines() if line)
+            for method in ("POST", "PATCH"):
+                results[(name, method)].append(float(figures[method]))
+            print(f"round {round_number} {name:<6} {done.stdout.split()}", flush=True)
+    print(f"\n{'write':<7} {'before':>10} {'after':>10}  (CPU ms per request, median)")
+    for method in ("POST", "PATCH"):
+        before = statistics.median(results[("before", method)])
+        after = statistics.median(results[("after", method)])
+        print(f"{method:<7} {before:10.3f} {after:10.3f}  {after / before - 1:+.1%}")
+
+
+def cpu_inner(args) -> None:
+    """In the tree on PYTHONPATH: CPU milliseconds per POST and per PATCH."""
+    with fresh_app(None, "cpu") as app:
+        user = User(email="cpu@example.com", password_hash="-")
+        db.session.add(user)
+        db.session.flush()
+        key, secret = ApiKey.issue(user, "bench")
+        db.session.add(key)
+        db.session.commit()
+        client, headers = app.test_client(), {"X-API-KEY": secret}
+        bodies = {
+            "POST": (TODOS, lambda n: {"title": f"todo {n}", "tags": ["bench"]}),
+            "PATCH": (f"{TODOS}1", lambda n: {"done": n % 2 == 0, "priority": n % 4}),
+        }
+        for method, (url, body) in bodies.items():
+            for n in range(100):  # warm up
+                client.open(url, method=method, json=body(n), headers=headers)
+            started = time.process_time()
+            for n in range(args.requests):
+                response = client.open(url, method=method, json=body(n), headers=headers)
+                assert response.status_code in (200, 201), response.get_data(as_text=True)
+            elapsed = time.process_time() - started
+            print(method, f"{elapsed * 1000 / args.requests:.4f}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parts = parser.add_subparsers(dest="part", required=True)
@@ -216,8 +267,17 @@ def main(argv=None) -> None:
     write_part.add_argument("--warmup", type=float, default=2)
     write_part.add_argument("--connections", type=int, default=8)
     write_part.add_argument("--database-url")
+    for name, helped in (("cpu", "CPU time of writes, before and after."), ("cpu-inner", None)):
+        cpu_part = parts.add_parser(name, help=helped)
+        cpu_part.add_argument("--before", required=name == "cpu")
+        cpu_part.add_argument("--rounds", type=int, default=3)
+        cpu_part.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args(argv)
-    if args.part == "reads":
+    if args.part == "cpu":
+        cpu(args)
+    elif args.part == "cpu-inner":
+        cpu_inner(args)
+    elif args.part == "reads":
         if args.rows < CHANGES * 2 or args.repeat < 1:
             parser.error(f"rows must be at least {CHANGES * 2:,}, repeat positive")
         reads(args)
