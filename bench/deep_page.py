@@ -37,6 +37,17 @@ def fresh_app(database_url: str | None, name: str):
             db.drop_all()
 
 
+def account(email: str) -> tuple[User, str]:
+    """A new account with an API key (added to the session, not committed); the account
+    and the key's secret."""
+    user = User(email=email, password_hash="-")
+    db.session.add(user)
+    db.session.flush()
+    key, secret = ApiKey.issue(user, "bench")
+    db.session.add(key)
+    return user, secret
+
+
 def timed(client, url, headers, repeat):
     samples = []
     for _ in range(repeat):
@@ -54,11 +65,7 @@ def main():
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with fresh_app(args.database_url, "deep") as app:
-        user = User(email="deep@example.com", password_hash="-")
-        db.session.add(user)
-        db.session.flush()
-        key, secret = ApiKey.issue(user, "bench")
-        db.session.add(key)
+        user, secret = account("deep@example.com")
         now = utcnow()
         started = time.perf_counter()
         for start in range(0, args.rows, 50_000):

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import run as load  # bench/run.py: this script's folder comes first on sys.path
-from deep_page import fresh_app, timed
+from deep_page import account, fresh_app, timed
 
 from api.tools import seed
 from models import ApiKey, Todo, User, db, refresh_statistics
@@ -231,11 +231,7 @@ def cpu(args) -> None:
 def cpu_inner(args) -> None:
     """In the tree on PYTHONPATH: CPU milliseconds per POST and per PATCH."""
     with fresh_app(None, "cpu") as app:
-        user = User(email="cpu@example.com", password_hash="-")
-        db.session.add(user)
-        db.session.flush()
-        key, secret = ApiKey.issue(user, "bench")
-        db.session.add(key)
+        _, secret = account("cpu@example.com")
         db.session.commit()
         client, headers = app.test_client(), {"X-API-KEY": secret}
         bodies = {
