@@ -174,12 +174,11 @@ def sync_purge(days):
     streams = list(db.session.scalars(select(SyncStream.id).order_by(SyncStream.id)))
     total = 0
     for stream_id in streams:
-        while True:
-            purged = purge_tombstones(db.session, [stream_id], before)
+        purged = PURGE_BATCH
+        while purged == PURGE_BATCH:
+            purged = purge_tombstones(db.session, stream_id, before)
             db.session.commit()
             total += purged
-            if purged < PURGE_BATCH:
-                break
     click.echo(f"Purged {counted(total, 'tombstone')} older than {counted(days, 'day')}.")
 
 

@@ -22,8 +22,7 @@ Rows written with Core statements bypass the ORM's events and are noted by hand
 (`note_change`): a bucket list's deletion, and a bucket list changed through its items.
 """
 
-from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -101,9 +100,10 @@ class Stream(NamedTuple):
     def key(self) -> str:
         return f"{self.kind}/{self.owner}"
 
-    def parent(self) -> dict:
-        """The column that ties the stream to what owns it."""
-        return {"bucket_id" if self.kind == "items" else "user_id": self.owner}
+    @property
+    def parent(self) -> str:
+        """The column of `SyncStream` that ties the stream to what owns it (`owner`)."""
+        return "bucket_id" if self.kind == "items" else "user_id"
 
 
 def todos_of(user_id: int) -> Stream:
@@ -148,11 +148,6 @@ for _entity in (Todo, Bucket, Item):
     for _written in ("after_insert", "after_update"):
         event.listen(_entity, _written, lambda mapper, connection, row: _note_row(row, False))
     event.listen(_entity, "after_delete", lambda mapper, connection, row: _note_row(row, True))
-
-
-def has_pending(session: Session) -> bool:
-    """Whether `session` noted changes that are not in the record yet."""
-    return bool(session.info.get(PENDING))
 
 
 @lru_cache(maxsize=8)
@@ -233,10 +228,10 @@ def _stamps(stream_id: int, first: int, rows: list, now: datetime) -> list[dict]
     ]
 
 
-def record_changes(session: Session, purge_before: datetime) -> None:
+def record_changes(session: Session, retention: timedelta) -> None:
     """Write the changes noted in `session` into the change record (see the module's
-    docstring), and purge a bounded number of tombstones older than `purge_before` from
-    a stream whose counter passes a multiple of `PURGE_EVERY`. Call it last in the
+    docstring), and purge a bounded number of tombstones older than `retention` from a
+    stream whose counter passes a multiple of `PURGE_EVERY`. Call it last in the
     transaction, when nothing more will change."""
     session.flush()
     pending = session.info.pop(PENDING, None)
@@ -248,60 +243,54 @@ def record_changes(session: Session, purge_before: datetime) -> None:
     for stream in sorted(pending, key=lambda each: each.key):
         rows = sorted(pending[stream].items())
         count = len(rows)
-        ((parent, owner),) = stream.parent().items()
-        arguments = {"key": stream.key, "parent": owner, "count": count}
+        arguments = {"key": stream.key, "parent": stream.owner, "count": count}
         if dialect == "postgresql":
             arguments.update(row_ids=[r for r, _ in rows], deleted=[d for _, d in rows], now=now)
-            stamped = connection.execute(_recorded_at_once(parent), arguments).all()
+            stamped = connection.execute(_recorded_at_once(stream.parent), arguments).all()
             stream_id, last = stamped[0].stream_id, max(seq for _, seq in stamped)
-            first = last - count + 1
         else:
-            raised, stamp = _statements(dialect, parent)
+            raised, stamp = _statements(dialect, stream.parent)
             stream_id, last = connection.execute(raised, arguments).one()
-            first = last - count + 1
-            connection.execute(stamp, _stamps(stream_id, first, rows, now))
-        if last // PURGE_EVERY != (first - 1) // PURGE_EVERY:
-            purge_tombstones(session, [stream_id], purge_before)
+            connection.execute(stamp, _stamps(stream_id, last - count + 1, rows, now))
+        if last // PURGE_EVERY != (last - count) // PURGE_EVERY:
+            purge_tombstones(session, stream_id, now - retention)
 
 
-def purge_tombstones(session: Session, stream_ids: Iterable[int], before: datetime) -> int:
-    """Delete the tombstones of each stream changed before `before`, oldest first and
-    at most `PURGE_BATCH` of them, and move each stream's `purged_seq` past them; returns
-    how many went.
+def purge_tombstones(session: Session, stream_id: int, before: datetime) -> int:
+    """Delete the tombstones of stream `stream_id` changed before `before`, oldest first
+    and at most `PURGE_BATCH` of them, and move its `purged_seq` past them; returns how
+    many went.
 
     Positions follow commits, so tombstones in position order are in the order of their
     deletions: the oldest `PURGE_BATCH` are read, and those up to the first that is not
     yet expired go, whatever the number of younger ones.
     """
-    purged = 0
-    for stream_id in stream_ids:
-        oldest = session.execute(
-            select(SyncChange.row_id, SyncChange.seq, SyncChange.changed_at)
-            .where(SyncChange.stream_id == stream_id, SyncChange.deleted.is_(True))
-            .order_by(SyncChange.seq)
-            .limit(PURGE_BATCH)
+    oldest = session.execute(
+        select(SyncChange.row_id, SyncChange.seq, SyncChange.changed_at)
+        .where(SyncChange.stream_id == stream_id, SyncChange.deleted.is_(True))
+        .order_by(SyncChange.seq)
+        .limit(PURGE_BATCH)
+    )
+    expired = []
+    for row_id, seq, changed_at in oldest:
+        if changed_at >= before:
+            break
+        expired.append((row_id, seq))
+    if not expired:
+        return 0
+    session.execute(
+        delete(SyncChange).where(
+            SyncChange.stream_id == stream_id,
+            SyncChange.row_id.in_([row_id for row_id, _ in expired]),
         )
-        expired = []
-        for row_id, seq, changed_at in oldest:
-            if changed_at >= before:
-                break
-            expired.append((row_id, seq))
-        if not expired:
-            continue
-        session.execute(
-            delete(SyncChange).where(
-                SyncChange.stream_id == stream_id,
-                SyncChange.row_id.in_([row_id for row_id, _ in expired]),
-            )
-        )
-        last = max(seq for _, seq in expired)
-        session.execute(
-            SyncStream.__table__.update()
-            .where(SyncStream.id == stream_id, SyncStream.purged_seq < last)
-            .values(purged_seq=last)
-        )
-        purged += len(expired)
-    return purged
+    )
+    last = max(seq for _, seq in expired)
+    session.execute(
+        SyncStream.__table__.update()
+        .where(SyncStream.id == stream_id, SyncStream.purged_seq < last)
+        .values(purged_seq=last)
+    )
+    return len(expired)
 
 
 @event.listens_for(Session, "after_rollback")

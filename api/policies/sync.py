@@ -34,8 +34,8 @@ from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
 from api.policies.pagination import Listing, carried, link_header
 from api.rest.masks import load_options
-from models import db, utcnow
-from models.sync import Stream, SyncChange, SyncStream, has_pending, record_changes
+from models import db
+from models.sync import Stream, SyncChange, SyncStream, record_changes
 
 SYNC_HEADER = "X-Sync-Token"
 SYNC_HEADERS = {
@@ -219,8 +219,4 @@ def marshal_rows(rows: list, marshal_row) -> list:
 @event.listens_for(Session, "before_commit")
 def _record_changes(session) -> None:
     """Every commit writes the changes its transaction made into the change record."""
-    session.flush()
-    if not has_pending(session):
-        return
-    retention = timedelta(days=current_app.config["SYNC_RETENTION_DAYS"])
-    record_changes(session, purge_before=utcnow() - retention)
+    record_changes(session, timedelta(days=current_app.config["SYNC_RETENTION_DAYS"]))
