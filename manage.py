@@ -22,7 +22,7 @@ from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding
 from models import ApiKey, SyncStream, User, db, refresh_statistics, utcnow
-from models.sync import PURGE_BATCH, purge_tombstones
+from models.sync import PURGE_BATCH, delete_account, purge_tombstones
 
 GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
 
@@ -154,6 +154,20 @@ def create_key(email, name):
     if account is None:
         raise click.ClickException(f"No account has the email {email}.")
     click.echo(issue_key(account, name))
+
+
+@cli.command("delete-user")
+@click.argument("email")
+@click.confirmation_option(prompt="Delete the account and everything it owns, for good?")
+def delete_user(email):
+    """Delete an account and everything it owns: its todos, keys, and the bucket lists it
+    owns (for every member too); it leaves the lists shared with it."""
+    account = db.session.scalar(select(User.id).where(User.email == User.normalize_email(email)))
+    if account is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    delete_account(db.session, account)
+    db.session.commit()
+    click.echo(f"Deleted account {account}: {email}")
 
 
 @cli.command("sync-purge")

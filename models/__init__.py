@@ -1,18 +1,23 @@
 """SQLAlchemy models, one module per aggregate."""
 
 from .base import db, refresh_statistics, utcnow
-from .bucket import Bucket, Item
+from .bucket import EDITOR, OWNER, ROLES, VIEWER, Bucket, Item, Member
 from .idempotency import IdempotencyKey
 from .sync import SyncChange, SyncStream
 from .todo import Tag, Todo, tag_key
 from .user import AccessToken, ApiKey, User, digest
 
 __all__ = [
+    "EDITOR",
+    "OWNER",
+    "ROLES",
+    "VIEWER",
     "AccessToken",
     "ApiKey",
     "Bucket",
     "IdempotencyKey",
     "Item",
+    "Member",
     "SyncChange",
     "SyncStream",
     "Tag",

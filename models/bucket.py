@@ -1,20 +1,34 @@
-"""Bucket lists and their items."""
+"""Bucket lists, their items, and the accounts they are shared with."""
 
-from sqlalchemy import ForeignKey, Index, String, Text, event, inspect, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from datetime import datetime
+
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, event, inspect, update
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    mapped_column,
+    query_expression,
+    relationship,
+    synonym,
+)
 from sqlalchemy.orm.util import identity_key
 
-from .base import Completable, Ordered, Timestamped, Versioned, db
+from .base import Completable, Ordered, Timestamped, Versioned, db, utcnow
 from .counts import count_column, maintain_counts
+from .user import User
+
+# The roles an account can have on a bucket list, each allowing what those before it do:
+# a viewer reads; an editor also changes the list's name and description and its items;
+# the owner also deletes the list and manages its members.
+VIEWER, EDITOR, OWNER = "viewer", "editor", "owner"
+ROLES = (VIEWER, EDITOR, OWNER)
 
 
 class Bucket(Timestamped, Versioned, db.Model):
+    """A bucket list; `user_id` is its owner's. Who else may see it is in `Member`."""
+
     __tablename__ = "buckets"
-    __table_args__ = (
-        Index("ix_buckets_user_id_id", "user_id", "id"),
-        Index("ix_buckets_user_id_created_at_id", "user_id", "created_at", "id"),
-        Index("ix_buckets_user_id_name_id", "user_id", "name", "id"),
-    )
+    __table_args__ = (Index("ix_buckets_user_id_id", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -27,6 +41,13 @@ class Bucket(Timestamped, Versioned, db.Model):
     # loader (namespaces.bucketlist), which reads no more than it shows.
     first_items = ()
     items_truncated = False
+    # The caller's role on the list, loaded with it by whatever finds it for the caller
+    # (`with_expression(Bucket.role, Member.role)`).
+    role: Mapped[str | None] = query_expression()
+    owner: Mapped[User] = relationship(lazy="raise_on_sql")
+    # A list's rows are found through their `Member` rows, whose key is `bucket_id`:
+    # a listing reads a row's sort key under the name of the column it sorts by.
+    bucket_id = synonym("id")
 
     items: Mapped[list["Item"]] = relationship(
         back_populates="bucket",
@@ -63,8 +84,75 @@ class Item(Completable, Ordered, Timestamped, Versioned, db.Model):
     bucket: Mapped[Bucket] = relationship(back_populates="items", lazy="raise_on_sql")
 
 
+class Member(db.Model):
+    """An account's role on a bucket list; the owner has one too.
+
+    Every list an account can see has its row here, so its lists, owned and shared, page
+    along one index: each row keeps a copy of its list's sort keys (`name`, `created_at`).
+    The database's triggers (below) add the owner and keep the copies.
+    """
+
+    __tablename__ = "bucket_members"
+    __table_args__ = (
+        Index("ix_bucket_members_user_id_bucket_id", "user_id", "bucket_id", unique=True),
+        Index(
+            "ix_bucket_members_user_id_created_at_bucket_id", "user_id", "created_at", "bucket_id"
+        ),
+        Index("ix_bucket_members_user_id_name_bucket_id", "user_id", "name", "bucket_id"),
+    )
+
+    bucket_id: Mapped[int] = mapped_column(
+        ForeignKey("buckets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+# The database keeps each list's owner a member, and its members' copies of its name:
+# on every INSERT of a list and every change of its name, bulk inserts with Core
+# included. `migrations/versions/..._shared_bucket_lists.py` holds a frozen copy.
+OWNER_JOINS = (
+    "INSERT INTO bucket_members (bucket_id, user_id, role, added_at, name, created_at) "
+    "SELECT id, user_id, 'owner', created_at, name, created_at FROM {rows}"
+)
+NAME_COPIED = "UPDATE bucket_members SET name = NEW.name WHERE bucket_id = NEW.id"
+MEMBERSHIP_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER buckets_owner_joins AFTER INSERT ON buckets FOR EACH ROW "
+        f"BEGIN {OWNER_JOINS.format(rows='buckets WHERE id = NEW.id')}; END",
+        "CREATE TRIGGER buckets_name_copied AFTER UPDATE OF name ON buckets FOR EACH ROW "
+        f"WHEN OLD.name IS NOT NEW.name BEGIN {NAME_COPIED}; END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION buckets_members() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN IF TG_OP = 'INSERT' THEN {OWNER_JOINS.format(rows='new_rows')}; "
+        f"ELSE {NAME_COPIED}; END IF; RETURN NULL; END $$",
+        "CREATE TRIGGER buckets_owner_joins AFTER INSERT ON buckets "
+        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION buckets_members()",
+        "CREATE TRIGGER buckets_name_copied AFTER UPDATE OF name ON buckets FOR EACH ROW "
+        "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION buckets_members()",
+    ],
+}
+for _dialect, _statements in MEMBERSHIP_TRIGGERS.items():
+    for _statement in _statements:
+        event.listen(Member.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+event.listen(
+    Bucket.__table__,
+    "after_drop",
+    DDL("DROP FUNCTION IF EXISTS buckets_members()").execute_if(dialect="postgresql"),
+)
+
+
 maintain_counts(Bucket.__table__)
 maintain_counts(Item.__table__)
+maintain_counts(Member.__table__)
 
 
 # A bucket's representation holds its items, so adding, changing or removing an item

@@ -1,5 +1,5 @@
-"""Row counts the database keeps itself: a user's todos and buckets, a bucket's items
-(all of them, and the done ones), a tag's todos.
+"""Row counts the database keeps itself: a user's todos and bucket lists (owned and
+shared), a bucket's items (all of them, and the done ones), a tag's todos.
 
 A list's `X-Total-Count` and a bucket's `item_count` are read from these columns instead
 of counting rows per request. Triggers keep them exact on every INSERT and DELETE of the
@@ -125,7 +125,8 @@ class Counter(NamedTuple):
 
 COUNTERS = (
     Counter("todos", "user_id", "users", "todo_count"),
-    Counter("buckets", "user_id", "users", "bucket_count"),
+    # Every list an account can see, owned or shared.
+    Counter("bucket_members", "user_id", "users", "bucket_count"),
     Counter("items", "bucket_id", "buckets", "item_count"),
     Counter("items", "bucket_id", "buckets", "done_count", only="done"),
     Counter("todo_tags", "tag_id", "tags", "todo_count"),

@@ -18,8 +18,12 @@ position n sees every position before it. A timestamp or a database sequence, ta
 before commit, would not do this. Streams are locked in the order of their keys, so two
 transactions that each change several streams cannot deadlock on them.
 
+A bucket list is in the stream of each of its members (`Member`): a change of the list,
+or of one of its items, is noted for each of them, and a member's joining, change of role
+and leaving is noted in that member's stream (leaving as a tombstone).
+
 Rows written with Core statements bypass the ORM's events and are noted by hand
-(`note_change`): a bucket list's deletion, and a bucket list changed through its items.
+(`note_change`, `note_bucket`).
 """
 
 from datetime import datetime, timedelta
@@ -44,10 +48,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import UTCDateTime, db, utcnow
-from .bucket import Bucket, Item
+from .bucket import Bucket, Item, Member
 from .todo import Todo
+from .user import User
 
 PENDING = "sync_changes"
+SHARED = "sync_shared_buckets"
 # Expired tombstones are purged each time a stream's counter passes a multiple of this,
 # at most PURGE_BATCH at a time.
 PURGE_EVERY = 64
@@ -126,28 +132,81 @@ def note_change(session: Session, stream: Stream, row_id: int, deleted: bool = F
     rows[row_id] = deleted or rows.get(row_id, False)
 
 
-def _streams_of(row) -> list[Stream]:
-    if isinstance(row, Todo):
-        return [todos_of(row.user_id)]
-    if isinstance(row, Bucket):
-        return [buckets_of(row.user_id)]
-    return [items_of(row.bucket_id)]
-
-
 def _note_row(row, deleted: bool) -> None:
-    """Note a written or deleted todo, bucket list or item (the ORM's events, below)."""
+    """Note a written or deleted todo, item or membership (the ORM's events, below)."""
     session = Session.object_session(row)
-    for stream in _streams_of(row):
-        note_change(session, stream, row.id, deleted)
-    if isinstance(row, Item):
+    if isinstance(row, Todo):
+        note_change(session, todos_of(row.user_id), row.id, deleted)
+    elif isinstance(row, Item):
+        note_change(session, items_of(row.bucket_id), row.id, deleted)
         # The list shows its items' counts: it changes with them (models.bucket).
-        note_change(session, buckets_of(row.user_id), row.bucket_id)
+        note_bucket(session, row.bucket_id)
+    else:
+        # A member's role is part of the list as they see it; a member who leaves or
+        # is removed sees it deleted.
+        note_change(session, buckets_of(row.user_id), row.bucket_id, deleted)
 
 
-for _entity in (Todo, Bucket, Item):
+def note_bucket(session: Session, bucket_id: int) -> None:
+    """Note that bucket list `bucket_id` changed, for each of its members: they are
+    looked up when the session commits (`record_changes`), all lists at once."""
+    session.info.setdefault(SHARED, set()).add(bucket_id)
+
+
+def _members(connection, bucket_ids) -> list:
+    """(bucket id, account id) of each member of these bucket lists."""
+    return list(
+        connection.execute(
+            select(Member.bucket_id, Member.user_id).where(Member.bucket_id.in_(sorted(bucket_ids)))
+        )
+    )
+
+
+for _entity in (Todo, Item, Member):
     for _written in ("after_insert", "after_update"):
         event.listen(_entity, _written, lambda mapper, connection, row: _note_row(row, False))
     event.listen(_entity, "after_delete", lambda mapper, connection, row: _note_row(row, True))
+
+
+@event.listens_for(Bucket, "after_insert")
+@event.listens_for(Bucket, "after_update")
+def _bucket_written(mapper, connection, bucket) -> None:
+    note_bucket(Session.object_session(bucket), bucket.id)
+
+
+@event.listens_for(Bucket, "before_delete")
+def _bucket_deleted(mapper, connection, bucket) -> None:
+    """A deleted list is a tombstone for each member; its members' rows go with it
+    (ON DELETE CASCADE), so they are read now."""
+    session = Session.object_session(bucket)
+    session.info.get(SHARED, set()).discard(bucket.id)
+    for bucket_id, user_id in _members(connection, [bucket.id]):
+        note_change(session, buckets_of(user_id), bucket_id, deleted=True)
+
+
+def delete_account(session: Session, user_id: int) -> None:
+    """Delete account `user_id` and everything it owns, the bucket lists it owns for every
+    member included (ON DELETE CASCADE); each member sees those lists deleted in their
+    next sync. The caller commits.
+
+    The lists are locked first, in id order, as a write of one of them locks it: a member
+    writing to one meanwhile either commits before the deletion goes on or finds the list
+    gone (404), and nothing is written to it after the deletion commits.
+    """
+    session.execute(
+        select(Bucket.id)
+        .where(Bucket.user_id == user_id)
+        .order_by(Bucket.id)
+        .with_for_update(key_share=True)
+    ).all()
+    shared = session.execute(
+        select(Member.bucket_id, Member.user_id)
+        .join(Bucket, Bucket.id == Member.bucket_id)
+        .where(Bucket.user_id == user_id, Member.user_id != user_id)
+    )
+    for bucket_id, member in shared:
+        note_change(session, buckets_of(member), bucket_id, deleted=True)
+    session.execute(delete(User).where(User.id == user_id))
 
 
 @lru_cache(maxsize=8)
@@ -234,6 +293,10 @@ def record_changes(session: Session, retention: timedelta) -> None:
     stream whose counter passes a multiple of `PURGE_EVERY`. Call it last in the
     transaction, when nothing more will change."""
     session.flush()
+    shared = session.info.pop(SHARED, None)
+    if shared:
+        for bucket_id, user_id in _members(session.connection(), shared):
+            note_change(session, buckets_of(user_id), bucket_id)
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
@@ -296,3 +359,4 @@ def purge_tombstones(session: Session, stream_id: int, before: datetime) -> int:
 @event.listens_for(Session, "after_rollback")
 def _forget_changes(session) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(SHARED, None)

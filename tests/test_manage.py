@@ -485,3 +485,27 @@ def test_the_server_keeps_what_the_master_built_out_of_the_collectors_way():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_delete_user_asks_first_and_deletes_what_the_account_owns(runner, alice, bob):
+    with db.session.begin():
+        db.session.add(Todo(user_id=alice.user.id, title="mine"))
+        db.session.add(Bucket(user_id=alice.user.id, name="mine"))
+        db.session.add(Bucket(user_id=bob.user.id, name="bob's"))
+    declined = runner.invoke(manage.cli, ["delete-user", alice.email], input="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+    result = runner.invoke(manage.cli, ["delete-user", "ALICE@example.com"], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert f"Deleted account {alice.user.id}: ALICE@example.com" in result.output
+    db.session.expire_all()
+    assert db.session.scalars(select(User.email)).all() == [bob.email]
+    assert db.session.scalars(select(Bucket.name)).all() == ["bob's"]
+    assert db.session.scalar(select(func.count()).select_from(Todo)) == 0
+
+
+def test_delete_user_of_an_unknown_email_changes_nothing(runner, alice):
+    result = runner.invoke(manage.cli, ["delete-user", "nobody@example.com", "--yes"])
+    assert result.exit_code == 1 and "No account has the email" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1

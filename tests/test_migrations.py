@@ -91,7 +91,8 @@ def test_upgrade_builds_the_models_triggers(empty_app):
         with db.engine.connect() as connection:
             migrated = triggers(connection)
         db.engine.dispose()
-    assert {"todos_count_insert", "buckets_count_delete", "items_count_move"} <= set(created)
+    assert {"todos_count_insert", "bucket_members_count_delete", "items_count_move"} <= set(created)
+    assert {"buckets_owner_joins", "buckets_name_copied"} <= set(created)
     assert migrated == created
 
 

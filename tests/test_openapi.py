@@ -141,14 +141,18 @@ def test_errors_are_problem_details_and_successes_json(swagger, document):
                 assert "content" not in response, (method, path, code)
             elif int(code) >= 400:
                 errors += 1
+                # A refusal for a role names the role it needs: problem details extended.
+                model = "RoleRequired" if code == "403" else "Error"
                 assert response["content"] == {
-                    ERROR_TYPE: {"schema": {"$ref": "#/components/schemas/Error"}}
+                    ERROR_TYPE: {"schema": {"$ref": f"#/components/schemas/{model}"}}
                 }, (method, path, code)
             else:
                 assert list(response["content"]) == [SUCCESS_TYPE], (method, path, code)
     assert errors > 100
     problem = document["components"]["schemas"]["Error"]["properties"]
     assert {"type", "title", "status", "detail", "message", "errors"} == set(problem)
+    refusal = document["components"]["schemas"]["RoleRequired"]["properties"]
+    assert set(refusal) == set(problem) | {"required_role", "role"}
 
 
 def test_an_error_is_sent_as_the_document_says(auth_client, document):

@@ -1,7 +1,9 @@
 """Owner-scoped loading: a row that is not the caller's does not exist for them.
 
-`load_owned` is the one way a resource finds its row, for reads and writes alike; each
-namespace wraps it in one loader per entity (`load_todo`, `load_bucket`, ...).
+`load_owned` is the one way a resource finds its own row, for reads and writes alike;
+each namespace wraps it in one loader per entity (`load_todo`, `load_api_key`, ...). Rows
+of a bucket list, which its members share, are found through their list's membership
+(`api.policies.roles.load_shared`).
 """
 
 from functools import lru_cache
@@ -15,10 +17,11 @@ from api.rest.masks import load_options
 from models import db
 
 
-def owned(entity, **scope) -> list:
-    """Conditions: the row is the caller's, and each `scope` column has its given value."""
+def owned(entity, owner: int | None = None, **scope) -> list:
+    """Conditions: the row is the caller's (or, given, account `owner`'s), and each
+    `scope` column has its given value."""
     return [
-        entity.user_id == current_user().id,
+        entity.user_id == (current_user().id if owner is None else owner),
         *(getattr(entity, name) == value for name, value in scope.items()),
     ]
 
@@ -51,9 +54,18 @@ def owned_statement(entity, scope: tuple[str, ...] = (), lock: bool = False):
 
 
 def load_owned(
-    entity, ident: int, *, fields: dict | None = None, lock: bool = False, name: str, **scope
+    entity,
+    ident: int,
+    *,
+    fields: dict | None = None,
+    lock: bool = False,
+    name: str,
+    owner: int | None = None,
+    **scope,
 ):
-    """The caller's `entity` with this id (and these `scope` column values), or 404.
+    """The caller's `entity` with this id (and these `scope` column values), or 404; with
+    `owner`, that account's (the owner of a bucket list the caller may see: items are
+    their list's owner's rows).
 
     `fields` (from `api.rest.masks.response_fields`) limits what is loaded to what the
     response shows; None loads every column and no relation. With `lock`, for a write,
@@ -70,7 +82,7 @@ def load_owned(
             statement = statement.options(*options)
     if lock:
         begin_writing()
-    params = {"id": ident, "owner": current_user().id, **scope}
+    params = {"id": ident, "owner": current_user().id if owner is None else owner, **scope}
     found = db.session.scalars(statement, params).first()
     if found is None:
         abort(404, f"{name} {ident} not found.")

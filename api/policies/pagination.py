@@ -17,13 +17,15 @@ from flask import current_app, request
 from flask_restx import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, func, select, union_all
+from sqlalchemy.orm import with_expression
 from werkzeug.exceptions import BadRequest
 
 from api.plumbing.converters import MAX_ID
 from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
+from api.policies.roles import visible
 from api.rest.masks import load_options
-from models import db
+from models import Member, db
 from models.base import unicode_lower
 
 PER_PAGE = 20
@@ -175,14 +177,27 @@ class Listing:
     repeatable argument (a list of values) applies its filter once per value, all of
     which must hold. `scope` names further columns a list is confined to (the bucket of
     items); `where` holds conditions every listed row meets.
+
+    With `shared`, the rows are bucket lists, listed through the caller's `Member` rows:
+    the sort columns and filters are the members' (which copy their list's sort keys),
+    and each row comes with the caller's `role`.
     """
 
-    def __init__(self, entity, sortable: dict, filters: dict | None = None, scope=(), where=()):
+    def __init__(
+        self,
+        entity,
+        sortable: dict,
+        filters: dict | None = None,
+        scope=(),
+        where=(),
+        shared: bool = False,
+    ):
         self.entity = entity
         self.sortable = sortable
         self.filters = filters or {}
         self.scope = tuple(scope)
         self.where = tuple(where)
+        self.shared = shared
         self.id_column = list(sortable.values())[-1]
 
     def sort_columns(self, sort: str) -> list:
@@ -198,8 +213,9 @@ class Listing:
     def criteria(self, filters: tuple[str, ...]) -> list:
         """The rows' conditions: the owner (bound as `owner`), the scope columns and the
         `filters` named (each bound under its own name)."""
+        owner = (Member if self.shared else self.entity).user_id
         return [
-            self.entity.user_id == bindparam("owner"),
+            owner == bindparam("owner"),
             *(getattr(self.entity, name) == bindparam(name) for name in self.scope),
             *self.where,
             *(self.filters[argument(name)].condition(bindparam(name)) for name in filters),
@@ -229,7 +245,8 @@ class Listing:
                 return select(func.coalesce(kept(bindparam(name)), 0))
             counted = self.criteria(filters)
             if not filters:
-                return select(func.count()).select_from(self.entity).where(*counted)
+                counted_table = Member if self.shared else self.entity
+                return select(func.count()).select_from(counted_table).where(*counted)
             # At most `limit` rows: past COUNT_LIMIT, that there are more is enough to know.
             matches = select(self.id_column).where(*counted).limit(bindparam("limit"))
             return select(func.count()).select_from(matches.subquery())
@@ -240,10 +257,19 @@ class Listing:
             criteria = [self.id_column.in_(self.seek(filters, columns, order, flip))]
         else:
             criteria = self.criteria(filters)
-        rows = fresh(select(self.entity).where(*criteria)).order_by(*order)
+        rows = fresh(self.joined(select(self.entity)).where(*criteria)).order_by(*order)
         if kind == OFFSET:
             rows = rows.offset(bindparam("offset"))
         return rows.limit(bindparam("limit"))
+
+    def joined(self, statement):
+        """`statement` of the listed rows, joined to the caller's `Member` rows (the
+        caller bound as `owner`) with their role when the list is `shared`."""
+        if not self.shared:
+            return statement
+        return statement.join(Member, visible(self.entity, bindparam("owner"))).options(
+            with_expression(self.entity.role, Member.role)
+        )
 
     def seek(self, filters: tuple[str, ...], columns: list, order: list, flip: bool):
         """The ids of the first `limit` rows in `order` past a cursor's row, whose sort key
@@ -269,7 +295,13 @@ class Listing:
         return union_all(*(select(part.subquery().c[0]) for part in parts))
 
     def page(
-        self, args: dict, fields: dict, count: int | None = None, carry=None, **scope
+        self,
+        args: dict,
+        fields: dict,
+        count: int | None = None,
+        carry=None,
+        owner: int | None = None,
+        **scope,
     ) -> tuple:
         """The page `args` ask for, as `(rows, 200, headers)` for a marshalling decorator.
 
@@ -279,12 +311,14 @@ class Listing:
         holds when the database keeps that count (`models.counts`): with no filter
         applied no COUNT runs. The `prev`, `next` and `last` cursors carry `carry` (a
         JSON value), or what the request's cursor carried: the walk's first page's.
+        `owner` is the account whose rows are listed, when not the caller (a shared bucket
+        list's items are its owner's).
         """
         sort, per_page = args["sort"], args["per_page"]
         given = {name: args[name] for name in self.filters if args.get(name) not in (None, "")}
         values = dict(bound_values(given))
         filters = tuple(values)
-        params = {"owner": current_user().id, **scope}
+        params = {"owner": current_user().id if owner is None else owner, **scope}
         params.update((name, self.filters[argument(name)].value(v)) for name, v in values.items())
         columns = self.sort_columns(sort)
         cursor = decode_cursor(args["cursor"], sort, columns) if args.get("cursor") else None

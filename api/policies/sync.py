@@ -28,13 +28,13 @@ from flask import current_app, request
 from flask_restx import abort
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import and_, bindparam, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, with_expression
 
 from api.policies.authentication import current_user
 from api.policies.loaders import fresh, owned
 from api.policies.pagination import Listing, carried, link_header
 from api.rest.masks import load_options
-from models import db
+from models import Member, db
 from models.sync import Stream, SyncChange, SyncStream, record_changes
 
 SYNC_HEADER = "X-Sync-Token"
@@ -157,32 +157,54 @@ def refuse_mixed_arguments(listing: Listing) -> None:
 
 
 def synced_page(
-    listing: Listing, stream: Stream, args: dict, fields: dict, count=None, **scope
+    listing: Listing,
+    stream: Stream,
+    args: dict,
+    fields: dict,
+    count=None,
+    owner: int | None = None,
+    **scope,
 ) -> tuple:
     """The page a list request asks for, as `(rows, 200, headers)`, with its
     `X-Sync-Token`: the changes after `since` when it is given (`changes_page`), else
     `listing`'s page (`Listing.page`), whose cursors carry the position it started from.
+    `owner` is the account whose rows are listed when not the caller's (a shared list's
+    items are its owner's).
     """
     if args.get("since") is not None:
         refuse_mixed_arguments(listing)
-        return changes_page(listing, stream, args, fields, **scope)
+        return changes_page(listing, stream, args, fields, owner, **scope)
     start = carried(args.get("cursor"))
     position = Position(*start) if start else stream_state(stream)[0]
-    rows, status, headers = listing.page(args, fields, count, carry=list(position), **scope)
+    rows, status, headers = listing.page(
+        args, fields, count, carry=list(position), owner=owner, **scope
+    )
     headers[SYNC_HEADER] = issue_token(stream, position)
     return rows, status, headers
 
 
-def changes_page(listing: Listing, stream: Stream, args: dict, fields: dict, **scope) -> tuple:
+def changes_page(
+    listing: Listing, stream: Stream, args: dict, fields: dict, owner=None, **scope
+) -> tuple:
     """The rows of `listing` changed after `args["since"]`, oldest change first, a page
-    of `per_page`: one statement reads the changes and their rows, scoped to the caller."""
+    of `per_page`: one statement reads the changes and their rows, scoped to the caller
+    (or `owner`), and for a shared listing to the lists the caller is a member of."""
     since, current = read_token(args["since"], stream)
     entity = listing.entity
     per_page = args["per_page"]
+    changes = select(SyncChange.row_id, SyncChange.seq, entity)
+    if listing.shared:
+        mine = and_(Member.bucket_id == SyncChange.row_id, Member.user_id == current_user().id)
+        changes = changes.outerjoin(Member, mine).outerjoin(entity, entity.id == Member.bucket_id)
+        changes = changes.options(with_expression(entity.role, Member.role))
+    else:
+        changes = changes.outerjoin(
+            entity, and_(entity.id == SyncChange.row_id, *owned(entity, owner, **scope))
+        )
     statement = fresh(
-        select(SyncChange.row_id, SyncChange.seq, entity)
-        .outerjoin(entity, and_(entity.id == SyncChange.row_id, *owned(entity, **scope)))
-        .where(SyncChange.stream_id == bindparam("stream"), SyncChange.seq > bindparam("since"))
+        changes.where(
+            SyncChange.stream_id == bindparam("stream"), SyncChange.seq > bindparam("since")
+        )
         .order_by(SyncChange.seq)
         .limit(per_page + 1)
     )

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from flask import current_app, request
 from flask_restx.mask import Mask, MaskError
-from sqlalchemy import inspect
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy import Column, inspect
+from sqlalchemy.orm import joinedload, load_only, selectinload
 from werkzeug.exceptions import BadRequest
 
 from api.plumbing.errors import quoted
@@ -74,8 +74,9 @@ def nested_fields(field) -> dict | None:
 def load_options(entity, fields: dict, scope: Callable[[type], list]) -> list:
     """Loader options for `entity` that load the columns and relations `fields` show.
 
-    A relation a field shows is loaded for all rows at once (`selectinload`), restricted
-    to the rows that `scope(child_entity)`'s conditions allow (the caller's). Columns are
+    A collection a field shows is loaded for all rows at once (`selectinload`), restricted
+    to the rows that `scope(child_entity)`'s conditions allow (the caller's); the one row
+    a many-to-one relation refers to is joined in (`joinedload`). Columns are
     restricted only when the client sent a mask: the options cost more to build than the
     columns of a row cost to read, unless the client asked for less. A field is read from
     the attribute it names (or its own name); one with `depends_on` (a resource URL)
@@ -89,10 +90,20 @@ def load_options(entity, fields: dict, scope: Callable[[type], list]) -> list:
             continue
         columns.update(getattr(field, "depends_on", ()))
         if attribute in mapper.column_attrs:
-            columns.add(attribute)
+            # Only the table's own columns: an expression a query adds (a bucket list's
+            # role) is loaded with the query that adds it.
+            if isinstance(mapper.column_attrs[attribute].expression, Column):
+                columns.add(attribute)
         elif attribute in mapper.relationships:
-            child = mapper.relationships[attribute].mapper.class_
+            relation = mapper.relationships[attribute]
+            child = relation.mapper.class_
             children = load_options(child, nested_fields(field) or {}, scope)
+            if not relation.uselist:
+                # The one row a row refers to (a bucket list's owner) comes in the
+                # same statement.
+                columns.update(column.key for column in relation.local_columns)
+                relations.append(joinedload(getattr(entity, attribute)).options(*children))
+                continue
             related = getattr(entity, attribute).and_(*scope(child))
             relations.append(selectinload(related).options(*children))
     if requested_mask() is None:

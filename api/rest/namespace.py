@@ -30,12 +30,14 @@ class Namespace(flask_restx.Namespace):
         description=None,
         default_mask: str | None = None,
         must_show: tuple[str, ...] = (),
+        paged: bool = True,
         **kwargs,
     ):
         """Marshal the handler's result with `fields`, masked by the request's mask or
         else by `default_mask`; a mask that cannot be used, or that leaves out a field of
         `must_show` (what the client cannot get again, such as a new secret), is a 400
-        before the handler runs.
+        before the handler runs. A list is documented with the headers of a page, unless
+        it is not `paged` (one short array).
         """
 
         def wrapper(func):
@@ -58,7 +60,7 @@ class Namespace(flask_restx.Namespace):
                 return marshal(data, shown), status, headers
 
             documented = [fields] if as_list else fields
-            headers = {**(PAGE_HEADERS if as_list else {}), **kwargs.pop("headers", {})}
+            headers = {**(PAGE_HEADERS if as_list and paged else {}), **kwargs.pop("headers", {})}
             if int(code) == HTTPStatus.CREATED:
                 headers.update(LOCATION_HEADER)
             if headers:

@@ -157,12 +157,12 @@ def path_item(item: dict) -> dict:
 
 
 def operation(method: str, swagger_operation: dict) -> dict:
-    """One operation: its names and security as they are, its parameters, its body and
-    its responses in 3.1's form."""
+    """One operation: its names, security and extensions (`x-...`) as they are, its
+    parameters, its body and its responses in 3.1's form."""
     converted = {
-        field: copy.deepcopy(swagger_operation[field])
-        for field in OPERATION_FIELDS
-        if field in swagger_operation
+        field: copy.deepcopy(value)
+        for field, value in swagger_operation.items()
+        if field in OPERATION_FIELDS or field.startswith("x-")
     }
     parameters = swagger_operation.get("parameters", [])
     others = [p for p in parameters if p.get("in") != "body"]

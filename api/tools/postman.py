@@ -17,7 +17,9 @@ run. This export is made for running as much as for reading:
 * credentials: the collection sends `{{apiKey}}` as the API key; an operation that is
   public, or takes Basic or bearer credentials first, says so in its `security` and
   gets its first one instead.
-  A sign-up request invents a fresh `{{email}}`, a login saves `{{accessToken}}`.
+  A sign-up request invents a fresh `{{email}}`, a login saves `{{accessToken}}`;
+* a request that shares a bucket list with another account by email registers that
+  second account first (`{{memberEmail}}`).
 
 Nothing in the output depends on the clock or chance, so the same API exports the same
 file; Postman's `{{$guid}}` is evaluated when the collection runs.
@@ -43,6 +45,7 @@ EXAMPLE_ID = "1"
 JSON_HEADER = {"key": "Content-Type", "value": "application/json"}
 SYNC_HEADER = "X-Sync-Token"
 SYNC = "sync"  # not an HTTP method: the GET of a list with `since`
+MEMBER_EMAIL = "memberEmail"
 
 
 def collection(api: Api, base_url: str = DEFAULT_BASE_URL) -> dict:
@@ -210,17 +213,23 @@ class Exporter:
             "url": self.url(path, operation, parameters),
             "description": operation.get("description") or operation.get("summary", ""),
         }
-        body = next((p for p in parameters if p["in"] == "body"), None)
-        if body is not None:
-            request["body"] = {
-                "mode": "raw",
-                "raw": json.dumps(self.body(body["schema"]), indent=2, ensure_ascii=False),
-                "options": {"raw": {"language": "json"}},
-            }
         auth = self.auth(operation)
         if auth is not None:
             request["auth"] = auth
+        body = next((p for p in parameters if p["in"] == "body"), None)
+        # An authenticated request that names an account by email shares with it: a
+        # second account, which the request registers first.
+        invites = auth is None and body is not None and "email" in self.example(body["schema"])
+        if body is not None:
+            example = self.body(body["schema"], invites)
+            request["body"] = {
+                "mode": "raw",
+                "raw": json.dumps(example, indent=2, ensure_ascii=False),
+                "options": {"raw": {"language": "json"}},
+            }
         events = []
+        if invites:
+            events.append(script("prerequest", self.registers_member()))
         if self.signs_up(operation, request):
             events.append(
                 script(
@@ -459,10 +468,42 @@ class Exporter:
             merged["required"] += part.get("required", [])
         return merged
 
-    def body(self, schema: dict) -> object:
-        """An example body for `schema`; credential fields refer to the run's variables."""
+    def registers_member(self) -> list[str]:
+        """A pre-request script that registers a fresh second account, `{{memberEmail}}`."""
+        register = next(
+            path
+            for path, item in self.spec["paths"].items()
+            if path.endswith("/register") and self.auth(item["post"]) == {"type": "noauth"}
+        )
+        self.variables.setdefault(MEMBER_EMAIL, "")
+        self.credential_variables()
+        return [
+            "// The account to share with: a second one, registered now with a new address.",
+            'var member = "postman-member-" + pm.variables.replaceIn("{{$guid}}") '
+            '+ "@example.com";',
+            f'pm.collectionVariables.set("{MEMBER_EMAIL}", member);',
+            "pm.sendRequest({",
+            f'    url: pm.variables.replaceIn("{{{{baseUrl}}}}{self.base_path}{register}"),',
+            '    method: "POST",',
+            '    header: {"Content-Type": "application/json"},',
+            "    body: {",
+            '        mode: "raw",',
+            "        raw: JSON.stringify("
+            '{email: member, password: pm.variables.replaceIn("{{password}}")})',
+            "    }",
+            "}, function (error, response) {",
+            "    pm.expect(error).to.equal(null);",
+            "    pm.expect(response.code).to.equal(201);",
+            "});",
+        ]
+
+    def body(self, schema: dict, invites: bool = False) -> object:
+        """An example body for `schema`; credential fields refer to the run's variables,
+        and the email of an account to share with (`invites`) to `{{memberEmail}}`."""
         example = self.example(schema)
-        if isinstance(example, dict):
+        if isinstance(example, dict) and invites:
+            example["email"] = "{{" + MEMBER_EMAIL + "}}"
+        elif isinstance(example, dict):
             present = [name for name in CREDENTIAL_FIELDS if name in example]
             if present:
                 self.credential_variables(example)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, func, insert, inspect, select, update
 
 from api.tools import seed as seeding
-from models import Bucket, Item, Todo, User, db, utcnow
+from models import Bucket, Item, Member, Todo, User, db, utcnow
 from tests.clients import together
 from tests.conftest import TEST_DATABASE_URL
 
@@ -27,7 +27,8 @@ def recounted() -> dict:
     def per(column, key):
         return dict(db.session.execute(select(key, func.count(column)).group_by(key)).all())
 
-    todos, buckets = per(Todo.id, Todo.user_id), per(Bucket.id, Bucket.user_id)
+    # An account's bucket lists are those it is a member of, owned or shared.
+    todos, buckets = per(Todo.id, Todo.user_id), per(Member.bucket_id, Member.user_id)
     items = per(Item.id, Item.bucket_id)
     user_ids = db.session.scalars(select(User.id))
     bucket_ids = db.session.scalars(select(Bucket.id))
@@ -136,11 +137,12 @@ def test_moving_items_between_buckets(alice, buckets):
     assert assert_exact()["buckets"] == {first: 1, second: 3}
 
 
-def test_moving_todos_and_buckets_between_accounts(alice, bob, buckets):
+def test_moving_todos_and_memberships_between_accounts(alice, bob, buckets):
     db.session.execute(insert(Todo), rows(3, user_id=alice.user.id, title="t"))
     db.session.commit()
     db.session.execute(update(Todo).where(Todo.id > 1).values(user_id=bob.user.id))
-    db.session.execute(update(Bucket).where(Bucket.id == buckets[0]).values(user_id=bob.user.id))
+    moved = (Member.bucket_id == buckets[0]) & (Member.user_id == alice.user.id)
+    db.session.execute(update(Member).where(moved).values(user_id=bob.user.id))
     db.session.commit()
     assert assert_exact()["users"] == {alice.user.id: (1, 1), bob.user.id: (2, 1)}
 

@@ -53,8 +53,10 @@ class TestBuckets:
         body = response.get_json()
         assert set(body) == {
             "id", "name", "description", "created_at", "updated_at", "uri", "item_count",
-            "done_count", "items", "items_truncated", "items_uri",
+            "done_count", "items", "items_truncated", "items_uri", "role", "owner",
         }  # fmt: skip
+        assert body["role"] == "owner"
+        assert set(body["owner"]) == {"id", "email"}
         assert body["items"] == [] and body["item_count"] == 0 and body["description"] == ""
         assert body["uri"] == f"http://localhost/api/v1/bucketlists/{body['id']}"
         assert response.headers["Location"] == body["uri"]

@@ -20,26 +20,40 @@ def config_overrides():
     return dict(HIGH_LIMITS)
 
 
-def make_resources(client, account, label: str) -> dict:
-    """One todo, one bucket list with one item, and the API key: their ids by name."""
+def make_resources(client, account, label: str, friend) -> dict:
+    """One todo, one bucket list with one item shared with `friend` (a viewer), and the
+    API key: their ids by name (`member` is the friend's account)."""
     with client.login(account):
         todo = client.post("/api/v1/todos/", json={"title": f"{label} todo"}).get_json()
         bucket = client.post("/api/v1/bucketlists/", json={"name": f"{label} bucket"}).get_json()
         item = client.post(
             f"/api/v1/bucketlists/{bucket['id']}/items/", json={"name": f"{label} item"}
         ).get_json()
+        shared = client.post(
+            f"/api/v1/bucketlists/{bucket['id']}/members/",
+            json={"email": friend.email, "role": "viewer"},
+        )
+        assert shared.status_code == 201, shared.get_json()
     key = db.session.scalars(db.select(ApiKey).where(ApiKey.user_id == account.user.id)).one()
-    return {"todo": todo["id"], "bucket": bucket["id"], "item": item["id"], "key": key.id}
+    return {
+        "todo": todo["id"],
+        "bucket": bucket["id"],
+        "item": item["id"],
+        "key": key.id,
+        "member": friend.user.id,
+    }
 
 
 @pytest.fixture
-def alices(client, alice) -> dict:
-    return make_resources(client, alice, "Alice's secret")
+def alices(client, alice, make_account) -> dict:
+    # Carol has an account, and is no member: BODIES shares a list with her.
+    make_account("carol@example.com")
+    return make_resources(client, alice, "Alice's secret", make_account())
 
 
 @pytest.fixture
-def bobs(client, bob) -> dict:
-    return make_resources(client, bob, "Bob's")
+def bobs(client, bob, make_account) -> dict:
+    return make_resources(client, bob, "Bob's", make_account())
 
 
 class Served(NamedTuple):

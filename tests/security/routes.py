@@ -1,6 +1,7 @@
 """Every operation of the API, as the security tests address them.
 
-Paths name their ids (`{todo}`, `{bucket}`, `{item}`, `{key}`) so a test can fill them
+Paths name their ids (`{todo}`, `{bucket}`, `{item}`, `{key}`, `{member}`: an account
+that is a member of the list) so a test can fill them
 with real ids, with ones that do not exist, or with hostile strings.
 """
 
@@ -37,6 +38,11 @@ PROTECTED = [
     ("patch", "/bucketlists/{bucket}/items/{item}"),
     ("delete", "/bucketlists/{bucket}/items/{item}"),
     ("post", "/bucketlists/{bucket}/items/{item}/move"),
+    ("get", "/bucketlists/{bucket}/members/"),
+    ("post", "/bucketlists/{bucket}/members/"),
+    ("get", "/bucketlists/{bucket}/members/{member}"),
+    ("patch", "/bucketlists/{bucket}/members/{member}"),
+    ("delete", "/bucketlists/{bucket}/members/{member}"),
 ]
 OPERATIONS = PUBLIC + PROTECTED
 
@@ -53,16 +59,20 @@ BODIES = {
     "/bucketlists/{bucket}/items/": {"name": "See the aurora"},
     "/bucketlists/{bucket}/items/{item}": {"name": "See the aurora"},
     "/bucketlists/{bucket}/items/{item}/move": {"after": None},
+    "/bucketlists/{bucket}/members/": {"email": "carol@example.com", "role": "viewer"},
+    "/bucketlists/{bucket}/members/{member}": {"role": "viewer"},
 }
 # Operations whose body is parsed (logout takes none; DELETE and GET never read one).
 WITH_BODY = [(m, p) for m, p in OPERATIONS if m in ("post", "put", "patch") and p in BODIES]
 # Every POST, PUT and PATCH: the body checks apply whether or not the body is read.
 BODY_METHODS = [(m, p) for m, p in OPERATIONS if m in ("post", "put", "patch")]
-LISTS = [(m, p) for m, p in PROTECTED if m == "get" and p.endswith("/")]
+# A list's members are one short array, not pages: it takes no list arguments.
+ARRAYS = [("get", "/bucketlists/{bucket}/members/")]
+LISTS = [(m, p) for m, p in PROTECTED if m == "get" and p.endswith("/") and (m, p) not in ARRAYS]
 ONE = [(m, p) for m, p in PROTECTED if m == "get" and not p.endswith("/")]
 WITH_IDS = [(m, p) for m, p in PROTECTED if "{" in p]
 
-ONES = {"todo": 1, "bucket": 1, "item": 1, "key": 1}
+ONES = {"todo": 1, "bucket": 1, "item": 1, "key": 1, "member": 1}
 
 
 def url(path: str, ids: dict | None = None) -> str:

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.security.routes import LISTS, ONE, WITH_IDS, ids, url
+from tests.security.routes import ARRAYS, LISTS, ONE, WITH_IDS, ids, url
 
 HOSTILE = {
     "sql quote": "' OR '1'='1",
@@ -62,7 +62,7 @@ def test_list_arguments_are_refused(client, bob, bobs, method, path):
                 assert response.is_json and response.get_json()["message"]
 
 
-MASKED = LISTS + ONE
+MASKED = LISTS + ARRAYS + ONE
 
 
 @pytest.mark.parametrize(("method", "path"), MASKED, ids=ids(MASKED))

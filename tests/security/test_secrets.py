@@ -47,6 +47,8 @@ def exercise_every_route(client) -> tuple[list, dict]:
     ids["item"] = send(
         "post", url("/bucketlists/{bucket}/items/", ids), json={"name": "x"}, headers=headers
     ).get_json()["id"]
+    # The list's one member is its owner.
+    ids["member"] = db.session.scalars(select(User.id)).one()
     issued = {
         "password": PASSWORD,
         "password hash": db.session.scalars(select(User)).one().password_hash,

@@ -345,6 +345,25 @@ def test_sign_up_login_and_logout_use_their_own_credentials(exported):
     assert "auth" not in by_name(exported, "Show the caller's account")["request"]
 
 
+def test_sharing_a_list_registers_a_second_account_first(exported):
+    (invite,) = [
+        item
+        for folder in exported["item"]
+        for item in folder["item"]
+        if item["request"]["method"] == "POST"
+        and item["request"]["url"]["raw"].endswith("/members/")
+    ]
+    assert json.loads(invite["request"]["body"]["raw"]) == {
+        "email": "{{memberEmail}}",
+        "role": "editor",
+    }
+    (prerequest,) = [event for event in invite["event"] if event["listen"] == "prerequest"]
+    lines = "\n".join(prerequest["script"]["exec"])
+    assert 'pm.collectionVariables.set("memberEmail", member)' in lines
+    assert "/api/v1/auth/register" in lines and "pm.sendRequest" in lines
+    assert {"key": "memberEmail", "value": "", "type": "string"} in exported["variable"]
+
+
 def test_base_url_is_a_variable_default(app):
     exported = postman.collection(api, "https://api.example.com/")
     variables = {v["key"]: v["value"] for v in exported["variable"]}
@@ -521,8 +540,15 @@ def test_newman_runs_the_export_green_against_a_live_server(tmp_path):
     stats = json.loads(report.read_text())["run"]["stats"]
     failures = json.loads(report.read_text())["run"]["failures"]
     assert failures == [], run.stdout[-5000:]
-    requests = sum(len(folder["item"]) for folder in json.loads(collection.read_text())["item"])
-    assert stats["requests"] == {"total": requests, "pending": 0, "failed": 0}
+    items = [
+        item for folder in json.loads(collection.read_text())["item"] for item in folder["item"]
+    ]
+    # A request that shares a list registers the second account first (pm.sendRequest).
+    registrations = sum("pm.sendRequest" in str(item["event"]) for item in items)
+    assert registrations == 1
+    requests = len(items)
+    total = requests + registrations
+    assert stats["requests"] == {"total": total, "pending": 0, "failed": 0}
     assert stats["assertions"]["failed"] == 0
     assert stats["assertions"]["total"] >= requests
     assert run.returncode == 0
