@@ -69,6 +69,22 @@ def refresh_statistics() -> None:
         connection.exec_driver_sql("ANALYZE")
 
 
+def begin_writing(session) -> None:
+    """Start `session`'s transaction as a writer: on SQLite, take the database's write
+    lock now instead of at the first write, so what is read next cannot change before it.
+
+    Python's sqlite3 opens a transaction only at the first INSERT, UPDATE or DELETE; the
+    reads before it see whatever is committed meanwhile. Elsewhere this does nothing:
+    row locks (`with_for_update`) do the same job.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if not driver.in_transaction:
+        connection.execute(text("BEGIN IMMEDIATE"))
+
+
 class unicode_lower(GenericFunction):  # noqa: N801 (a SQL function, named as SQL names it)
     """`lower()` of text in every language: PostgreSQL's own, and on SQLite the function
     each connection registers (see `_configure_sqlite`)."""

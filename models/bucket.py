@@ -99,6 +99,8 @@ class Member(db.Model):
             "ix_bucket_members_user_id_created_at_bucket_id", "user_id", "created_at", "bucket_id"
         ),
         Index("ix_bucket_members_user_id_name_bucket_id", "user_id", "name", "bucket_id"),
+        # For `role=`: the lists of one role are a range, and the planner knows how many.
+        Index("ix_bucket_members_user_id_role_bucket_id", "user_id", "role", "bucket_id"),
     )
 
     bucket_id: Mapped[int] = mapped_column(

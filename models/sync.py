@@ -41,13 +41,13 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    literal,
     select,
-    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .base import UTCDateTime, db, utcnow
+from .base import UTCDateTime, begin_writing, db, utcnow
 from .bucket import Bucket, Item, Member
 from .todo import Todo
 from .user import User
@@ -186,105 +186,136 @@ def _bucket_deleted(mapper, connection, bucket) -> None:
 
 def delete_account(session: Session, user_id: int) -> None:
     """Delete account `user_id` and everything it owns, the bucket lists it owns for every
-    member included (ON DELETE CASCADE); each member sees those lists deleted in their
-    next sync. The caller commits.
+    member included (ON DELETE CASCADE), and its place on the lists shared with it; each
+    member sees the lists it owned deleted in their next sync. The caller commits.
 
-    The lists are locked first, in id order, as a write of one of them locks it: a member
-    writing to one meanwhile either commits before the deletion goes on or finds the list
-    gone (404), and nothing is written to it after the deletion commits.
+    Whatever a concurrent write holds or waits for is locked first, in the order writes
+    take it, so that nothing is written to the account's lists or its sync record after
+    the deletion commits, and no write deadlocks with it:
+
+    1. every list the account is a member of (its own included), in id order, as a write
+       of one of them locks it: a write to one either commits first, or waits and then
+       finds the list (or the account's place on it) gone;
+    2. the account's row: a list shared with it from now on waits, then finds no account
+       (`namespaces.members`). A write to one of its lists, which refers to the row, has
+       its list's lock, so it cannot be waiting here;
+    3. the lists shared with it between 1 and 2, which hold nothing of the account's.
+
+    On SQLite the database's write lock does all of this at once.
     """
-    session.execute(
-        select(Bucket.id)
-        .where(Bucket.user_id == user_id)
-        .order_by(Bucket.id)
-        .with_for_update(key_share=True)
-    ).all()
-    shared = session.execute(
+    begin_writing(session)
+
+    def lock_lists(skip: set[int]) -> set[int]:
+        lists = select(Member.bucket_id).where(Member.user_id == user_id)
+        locked = session.scalars(
+            select(Bucket.id)
+            .where(Bucket.id.in_(lists), Bucket.id.not_in(skip))
+            .order_by(Bucket.id)
+            .with_for_update(key_share=True)
+        )
+        return skip | set(locked)
+
+    locked = lock_lists(set())
+    session.execute(select(User.id).where(User.id == user_id).with_for_update()).all()
+    lock_lists(locked)
+    owned = session.execute(
         select(Member.bucket_id, Member.user_id)
         .join(Bucket, Bucket.id == Member.bucket_id)
         .where(Bucket.user_id == user_id, Member.user_id != user_id)
     )
-    for bucket_id, member in shared:
+    for bucket_id, member in owned:
         note_change(session, buckets_of(member), bucket_id, deleted=True)
     session.execute(delete(User).where(User.id == user_id))
 
 
-@lru_cache(maxsize=8)
-def _statements(dialect: str, parent: str) -> tuple:
-    """The two statements that record a stream's changes, built once per database kind
-    and parent column (SQLAlchemy works out a statement's cache key once per object):
-    raise the counter by `count` (the stream's row created at the first change), and
-    stamp each changed row with its new position."""
+@lru_cache(maxsize=2)
+def _statements(dialect: str) -> tuple:
+    """The two statements that record changes, built once per database kind (SQLAlchemy
+    works out a statement's cache key once per statement object): raise each stream's
+    counter by its `count` (its row created at its first change), returning its new
+    value, and stamp each changed row with its new position."""
     insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    count = bindparam("count")
-    columns = {"key": bindparam("key"), parent: bindparam("parent")}
-    raised = (
-        insert(SyncStream)
-        .values(seq=count, purged_seq=0, **columns)
-        .on_conflict_do_update(
-            index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + count}
-        )
-        .returning(SyncStream.id, SyncStream.seq)
+    raised = insert(SyncStream).values(
+        key=bindparam("key"),
+        user_id=bindparam("user_id"),
+        bucket_id=bindparam("bucket_id"),
+        seq=bindparam("count"),
+        purged_seq=0,
     )
-    stamp = insert(SyncChange)
-    stamp = stamp.on_conflict_do_update(
+    raised = raised.on_conflict_do_update(
+        index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + raised.excluded.seq}
+    ).returning(SyncStream.key, SyncStream.id, SyncStream.seq)
+    return raised, _stamp(insert(SyncChange))
+
+
+def _stamp(insert):
+    """`insert` into `sync_changes`, a row's entry replaced by its new one."""
+    return insert.on_conflict_do_update(
         index_elements=[SyncChange.stream_id, SyncChange.row_id],
         set_={
-            "seq": stamp.excluded.seq,
-            "deleted": stamp.excluded.deleted,
-            "changed_at": stamp.excluded.changed_at,
+            "seq": insert.excluded.seq,
+            "deleted": insert.excluded.deleted,
+            "changed_at": insert.excluded.changed_at,
         },
     )
-    return raised, stamp
 
 
-@lru_cache(maxsize=4)
-def _recorded_at_once(parent: str):
-    """PostgreSQL: `_statements`' two as one (the counter raised in a WITH, the rows
-    stamped from what it returns), bound to `row_ids`, `deleted` and `now` besides: one
-    round trip fewer inside the lock every writer of the list waits on."""
-    raised_statement, stamp = _statements("postgresql", parent)
-    raised = raised_statement.cte("raised")
-    changed = (
+def _array(name: str, type_):
+    return bindparam(name, type_=postgresql.ARRAY(type_))
+
+
+@lru_cache(maxsize=1)
+def _recorded_at_once():
+    """PostgreSQL: `_statements`' two as one, for every stream a transaction changed:
+    the counters raised in a WITH, in key order, and the rows stamped from what it
+    returns. It is bound to arrays: `keys`, `user_ids`, `bucket_ids` and `counts` of the
+    streams; `row_keys`, `row_ids`, `deleted`, `ordinals` (a row's place among its
+    stream's changes, from 1) and `row_counts` (its stream's count) of the rows; and
+    `now`. One round trip, inside the locks every writer of those lists waits on."""
+    streams = (
         func.unnest(
-            bindparam("row_ids", type_=postgresql.ARRAY(Integer)),
-            bindparam("deleted", type_=postgresql.ARRAY(Boolean)),
+            _array("keys", String),
+            _array("user_ids", Integer),
+            _array("bucket_ids", Integer),
+            _array("counts", Integer),
         )
-        .table_valued("row_id", "deleted", with_ordinality="n")
+        .table_valued("key", "user_id", "bucket_id", "count", with_ordinality="n")
+        .render_derived()
+    )
+    raised = postgresql.insert(SyncStream).from_select(
+        ["key", "user_id", "bucket_id", "seq", "purged_seq"],
+        select(
+            streams.c.key, streams.c.user_id, streams.c.bucket_id, streams.c.count, literal(0)
+        ).order_by(streams.c.n),  # the counters are locked in this order: the keys'
+    )
+    raised = (
+        raised.on_conflict_do_update(
+            index_elements=[SyncStream.key], set_={"seq": SyncStream.seq + raised.excluded.seq}
+        )
+        .returning(SyncStream.key, SyncStream.id, SyncStream.seq)
+        .cte("raised")
+    )
+    rows = (
+        func.unnest(
+            _array("row_keys", String),
+            _array("row_ids", Integer),
+            _array("deleted", Boolean),
+            _array("ordinals", Integer),
+            _array("row_counts", Integer),
+        )
+        .table_valued("key", "row_id", "deleted", "ordinal", "count")
         .render_derived()
     )
     stamped = select(
         raised.c.id,
-        changed.c.row_id,
-        raised.c.seq - bindparam("count") + changed.c.n,
-        changed.c.deleted,
+        rows.c.row_id,
+        raised.c.seq - rows.c.count + rows.c.ordinal,
+        rows.c.deleted,
         bindparam("now", type_=UTCDateTime()),
-    ).select_from(raised.join(changed, true()))  # `raised` is one row: the stream's
+    ).select_from(raised.join(rows, rows.c.key == raised.c.key))
     columns = ["stream_id", "row_id", "seq", "deleted", "changed_at"]
-    stamp = postgresql.insert(SyncChange).from_select(columns, stamped)
-    return stamp.on_conflict_do_update(
-        index_elements=[SyncChange.stream_id, SyncChange.row_id],
-        set_={
-            "seq": stamp.excluded.seq,
-            "deleted": stamp.excluded.deleted,
-            "changed_at": stamp.excluded.changed_at,
-        },
-    ).returning(SyncChange.stream_id, SyncChange.seq)
-
-
-def _stamps(stream_id: int, first: int, rows: list, now: datetime) -> list[dict]:
-    """The parameters of `_statements`' stamp: `rows` (row id, deleted) at positions
-    from `first` on."""
-    return [
-        {
-            "stream_id": stream_id,
-            "row_id": row_id,
-            "seq": first + index,
-            "deleted": deleted,
-            "changed_at": now,
-        }
-        for index, (row_id, deleted) in enumerate(rows)
-    ]
+    stamp = _stamp(postgresql.insert(SyncChange).from_select(columns, stamped))
+    return stamp.returning(SyncChange.stream_id, SyncChange.seq)
 
 
 def record_changes(session: Session, retention: timedelta) -> None:
@@ -301,22 +332,81 @@ def record_changes(session: Session, retention: timedelta) -> None:
     if not pending:
         return
     connection = session.connection()
-    dialect = connection.dialect.name
     now = utcnow()
-    for stream in sorted(pending, key=lambda each: each.key):
-        rows = sorted(pending[stream].items())
-        count = len(rows)
-        arguments = {"key": stream.key, "parent": stream.owner, "count": count}
-        if dialect == "postgresql":
-            arguments.update(row_ids=[r for r, _ in rows], deleted=[d for _, d in rows], now=now)
-            stamped = connection.execute(_recorded_at_once(stream.parent), arguments).all()
-            stream_id, last = stamped[0].stream_id, max(seq for _, seq in stamped)
-        else:
-            raised, stamp = _statements(dialect, stream.parent)
-            stream_id, last = connection.execute(raised, arguments).one()
-            connection.execute(stamp, _stamps(stream_id, last - count + 1, rows, now))
+    streams = sorted(pending, key=lambda each: each.key)
+    changes = {stream: sorted(pending[stream].items()) for stream in streams}
+    if connection.dialect.name == "postgresql":
+        raised = _record_at_once(connection, streams, changes, now)
+    else:
+        raised = _record(connection, streams, changes, now)
+    for stream_id, last, count in raised:
         if last // PURGE_EVERY != (last - count) // PURGE_EVERY:
             purge_tombstones(session, stream_id, now - retention)
+
+
+def _parents(stream: Stream) -> dict:
+    """The parent columns of `stream`'s counter row: its own, and None for the other."""
+    return {
+        "user_id": stream.owner if stream.parent == "user_id" else None,
+        "bucket_id": stream.owner if stream.parent == "bucket_id" else None,
+    }
+
+
+def _record(connection, streams: list, changes: dict, now: datetime) -> list[tuple]:
+    """`record_changes` in two statements: raise the counters, then stamp the rows.
+    Returns (stream id, last position, count) of each stream."""
+    raise_counters, stamp = _statements(connection.dialect.name)
+    counts = {stream.key: len(changes[stream]) for stream in streams}
+    found = connection.execute(
+        raise_counters,
+        [{"key": s.key, "count": counts[s.key], **_parents(s)} for s in streams],
+    )
+    raised = {key: (stream_id, last) for key, stream_id, last in found}
+    connection.execute(
+        stamp,
+        [
+            {
+                "stream_id": raised[stream.key][0],
+                "row_id": row_id,
+                "seq": raised[stream.key][1] - counts[stream.key] + ordinal,
+                "deleted": deleted,
+                "changed_at": now,
+            }
+            for stream in streams
+            for ordinal, (row_id, deleted) in enumerate(changes[stream], start=1)
+        ],
+    )
+    return [(stream_id, last, counts[key]) for key, (stream_id, last) in raised.items()]
+
+
+def _record_at_once(connection, streams: list, changes: dict, now: datetime) -> list[tuple]:
+    """`record_changes` in one statement (`_recorded_at_once`). Returns (stream id, last
+    position, count) of each stream."""
+    rows = [
+        (stream, ordinal, row_id, deleted)
+        for stream in streams
+        for ordinal, (row_id, deleted) in enumerate(changes[stream], start=1)
+    ]
+    parents = [_parents(stream) for stream in streams]
+    stamped = connection.execute(
+        _recorded_at_once(),
+        {
+            "keys": [stream.key for stream in streams],
+            "user_ids": [parent["user_id"] for parent in parents],
+            "bucket_ids": [parent["bucket_id"] for parent in parents],
+            "counts": [len(changes[stream]) for stream in streams],
+            "row_keys": [stream.key for stream, _, _, _ in rows],
+            "row_ids": [row_id for _, _, row_id, _ in rows],
+            "deleted": [deleted for _, _, _, deleted in rows],
+            "ordinals": [ordinal for _, ordinal, _, _ in rows],
+            "row_counts": [len(changes[stream]) for stream, _, _, _ in rows],
+            "now": now,
+        },
+    )
+    positions = {}
+    for stream_id, seq in stamped:
+        positions.setdefault(stream_id, []).append(seq)
+    return [(stream_id, max(seqs), len(seqs)) for stream_id, seqs in positions.items()]
 
 
 def purge_tombstones(session: Session, stream_id: int, before: datetime) -> int:

@@ -12,8 +12,10 @@ from sqlalchemy.orm import joinedload
 import models
 from api.plumbing.errors import error_model, quoted
 from api.policies.authentication import ProtectedResource, current_user
+from api.policies.conditional import check_if_match
 from api.policies.loaders import fresh
 from api.policies.roles import needs_role
+from api.rest.masks import response_fields
 from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import EDITOR, OWNER, VIEWER, Member, User, db
 from namespaces.bucketlist import load_bucket, ns
@@ -108,7 +110,11 @@ class MemberList(ProtectedResource):
         found = load_bucket(id, OWNER, lock=True)
         data = payload(member_input)
         email = User.normalize_email(data["email"])
-        account = db.session.scalar(select(User.id).where(User.email == email))
+        # Locked as the new row will refer to it: an account being deleted meanwhile
+        # is waited for, and then no account (models.sync.delete_account).
+        account = db.session.scalar(
+            select(User.id).where(User.email == email).with_for_update(read=True, key_share=True)
+        )
         if account is None:
             abort(404, f"No account has the email {quoted(data['email'])}.")
         present = db.session.execute(
@@ -151,6 +157,7 @@ class MemberItem(ProtectedResource):
         """Give a member another role"""
         load_bucket(id, OWNER, fields={}, lock=True)
         target = load_member(id, user_id, lock=True)
+        check_if_match(target, response_fields(member))
         data = payload(role_input)
         refuse_owner(target, "has the owner role")
         target.role = data["role"]
@@ -159,12 +166,13 @@ class MemberItem(ProtectedResource):
 
     @ns.response(204, "Member removed (or left); the list is gone from their account")
     @ns.response(409, "The owner cannot be removed", error_model)
-    @needs_role(ns, OWNER)
+    @needs_role(ns, OWNER, self_role=VIEWER)
     def delete(self, id, user_id):
         """Remove a member from a bucket list; any member may remove themself (leave)"""
         leaving = user_id == current_user().id
         load_bucket(id, VIEWER if leaving else OWNER, fields={}, lock=True)
         target = load_member(id, user_id, lock=True)
+        check_if_match(target, response_fields(member))
         refuse_owner(target, "cannot leave or be removed")
         db.session.delete(target)
         return None, 204

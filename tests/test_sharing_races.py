@@ -18,12 +18,12 @@ from collections import Counter
 from functools import partial
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models import Item, Member, db
+from models.sync import delete_account
 from tests.clients import AppHttp, together
-from tests.test_consistency import orphaned_items
 
 RACERS = 24  # requests per round: one change by the owner, the rest a member's writes
 ROUNDS = 5
@@ -151,6 +151,19 @@ def test_changing_a_role_while_they_write(owner, member, bob, flushes):
     assert outcomes[201] and outcomes[403], outcomes
 
 
+def assert_gone_for(account: AppHttp, bucket_id: int, token: str) -> None:
+    """The list is not in `account`'s lists, whose count agrees, and their sync since
+    `token` shows it as a tombstone."""
+    listed = account("GET", "/bucketlists/?per_page=100")
+    assert bucket_id not in [row["id"] for row in listed.body]
+    assert int(listed.headers["X-Total-Count"]) == len(listed.body)
+    synced = account("GET", f"/bucketlists/?since={token}&per_page=100")
+    assert synced.status == 200
+    assert [row for row in synced.body if row["id"] == bucket_id] == [
+        {"id": bucket_id, "deleted": True}
+    ]
+
+
 def member_writes(member: AppHttp, items: str, item_ids: list[int]) -> dict:
     """The member's n-th write of each method, on the list's `items`."""
     return {
@@ -166,6 +179,7 @@ def test_deleting_a_list_while_members_write(owner, member, bob, write):
     success = {"POST": 201, "PATCH": 200, "DELETE": 204}[write]
     for round_number in range(ROUNDS):
         bucket_id = shared_list(owner, bob.email, "editor", f"round {round_number}")
+        tokens = member("GET", "/bucketlists/").headers["X-Sync-Token"]
         items = f"/bucketlists/{bucket_id}/items/"
         item_ids = [
             owner("POST", items, {"name": f"item {n}"}).body["id"] for n in range(RACERS - 1)
@@ -179,11 +193,60 @@ def test_deleting_a_list_while_members_write(owner, member, bob, write):
         statuses = Counter(result.status for result in writes)
         assert set(statuses) <= {success, 404}, statuses
         outcomes.update(statuses)
-        assert orphaned_items() == 0
-        with db.engine.connect() as connection:
-            left = connection.scalar(
-                select(func.count()).select_from(Member).where(Member.bucket_id == bucket_id)
-            )
-        assert left == 0
+        # Gone for the member everywhere: the list, their lists and their sync.
         assert member("GET", f"/bucketlists/{bucket_id}").status == 404
+        assert member("GET", items).status == 404
+        assert_gone_for(member, bucket_id, tokens)
     assert outcomes[success] and outcomes[404], outcomes
+
+
+def test_deleting_an_account_while_members_write(app, owner, member, bob, make_account):
+    """Each round an account that owns a list shared with bob, and is an editor of one
+    of alice's that bob edits too, is deleted while bob writes to both lists and alice
+    shares a third with it: every request is answered, bob's writes to alice's list all
+    land, and the deleted account's list is gone for bob, with its tombstone."""
+    outcomes = Counter()
+    for round_number in range(ROUNDS):
+        carol = make_account()
+        theirs = AppHttp(app, carol.headers)
+        alices = shared_list(owner, bob.email, "editor", f"alice's {round_number}")
+        added = owner(
+            "POST", f"/bucketlists/{alices}/members/", {"email": carol.email, "role": "editor"}
+        )
+        assert added.status == 201, added
+        third = owner("POST", "/bucketlists/", {"name": f"third {round_number}"}).body["id"]
+        carols = shared_list(theirs, bob.email, "editor", f"carol's {round_number}")
+        token = member("GET", "/bucketlists/").headers["X-Sync-Token"]
+
+        def deletion(account_id=carol.user.id):
+            with app.app_context():
+                delete_account(db.session, account_id)
+                db.session.commit()
+            return "deleted"
+
+        half = (RACERS - 2) // 2
+        tasks = [
+            partial(
+                owner,
+                "POST",
+                f"/bucketlists/{third}/members/",
+                {"email": carol.email, "role": "viewer"},
+            ),
+            *(partial(add_items, member, alices, 1) for _ in range(half)),
+            *(partial(add_items, member, carols, 1) for _ in range(half)),
+        ]
+        done, sharing, *writes = together([deletion, *tasks], timeout=ROUND_TIMEOUT)
+        assert done == "deleted"
+        assert sharing.status in (201, 404), sharing
+        on_alices = Counter(batch[0].status for batch in writes[:half])
+        on_carols = Counter(batch[0].status for batch in writes[half:])
+        assert on_alices == {201: half}, on_alices
+        assert set(on_carols) <= {201, 404}, on_carols
+        outcomes.update(on_carols)
+        assert_gone_for(member, carols, token)
+        members = owner("GET", f"/bucketlists/{alices}/members/").body
+        assert carol.email not in [row["email"] for row in members]
+        assert owner("GET", f"/bucketlists/{third}/members/").body[1:] == []
+        # The account is gone; SQLite may give its id to the next one.
+        db.session.expunge_all()
+    assert outcomes[201] and outcomes[404], outcomes

@@ -27,6 +27,7 @@ from api.rest.masks import load_options
 from models import ROLES, Bucket, Member, db
 
 ROLE_KEY = "x-required-role"
+SELF_ROLE_KEY = "x-required-role-self"
 
 
 def allows(role: str, needed: str) -> bool:
@@ -114,14 +115,20 @@ forbidden_model = Model(
 )
 
 
-def needs_role(ns, role: str):
+def needs_role(ns, role: str, self_role: str | None = None):
     """A decorator documenting on an operation of `ns` that it needs `role` on its bucket
-    list: the 403 it answers otherwise, and the `x-required-role` vendor extension."""
-
+    list: the 403 it answers otherwise, and the `x-required-role` vendor extension; with
+    `self_role`, the role it needs when it acts on the caller's own membership (leaving a
+    list), as `x-required-role-self`."""
     ns.add_model(forbidden_model.name, forbidden_model)
+    refused = f"Needs the {role} role on the bucket list"
+    extensions = {ROLE_KEY: role}
+    if self_role is not None:
+        refused += f" ({self_role} for one's own membership)"
+        extensions[SELF_ROLE_KEY] = self_role
 
     def decorate(func):
-        func = ns.response(403, f"Needs the {role} role on the bucket list", forbidden_model)(func)
-        return ns.vendor({ROLE_KEY: role})(func)
+        func = ns.response(403, refused, forbidden_model)(func)
+        return ns.vendor(extensions)(func)
 
     return decorate

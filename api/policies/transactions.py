@@ -15,10 +15,10 @@ writes in one transaction that takes its locks first.
 import contextlib
 
 from flask import request
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
+from models.base import begin_writing as models_begin_writing
 
 READS = frozenset({"GET", "HEAD"})
 AUTOCOMMIT = "AUTOCOMMIT"
@@ -51,16 +51,5 @@ def end_reading(error: BaseException | None = None) -> None:
 
 
 def begin_writing() -> None:
-    """Start the session's transaction as a writer: on SQLite, take the database's write
-    lock now instead of at the first write, so what is read next cannot change before it.
-
-    Python's sqlite3 opens a transaction only at the first INSERT, UPDATE or DELETE; the
-    reads before it see whatever is committed meanwhile. Elsewhere this does nothing:
-    row locks (`with_for_update`) do the same job.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.driver_connection
-    if not driver.in_transaction:
-        connection.execute(text("BEGIN IMMEDIATE"))
+    """Start the request's transaction as a writer (`models.base.begin_writing`)."""
+    models_begin_writing(db.session)

@@ -188,6 +188,11 @@ def upgrade():
         "bucket_members",
         ["user_id", "name", "bucket_id"],
     )
+    op.create_index(
+        "ix_bucket_members_user_id_role_bucket_id",
+        "bucket_members",
+        ["user_id", "role", "bucket_id"],
+    )
     op.execute(
         "INSERT INTO bucket_members (bucket_id, user_id, role, added_at, name, created_at) "
         "SELECT id, user_id, 'owner', created_at, name, created_at FROM buckets"

@@ -27,6 +27,7 @@ class Operation(NamedTuple):
     method: str
     needs: str
     body: dict | None = None
+    own: bool = False  # on the caller's own membership: `{user_id}` is the caller's id
 
 
 ROUTES = [
@@ -48,6 +49,8 @@ ROUTES = [
     Operation("/bucketlists/{id}/members/{user_id}", "get", VIEWER),
     Operation("/bucketlists/{id}/members/{user_id}", "patch", OWNER, {"role": EDITOR}),
     Operation("/bucketlists/{id}/members/{user_id}", "delete", OWNER),
+    # Leaving: any member may remove themself, but the owner (409: a list keeps its owner).
+    Operation("/bucketlists/{id}/members/{user_id}", "delete", VIEWER, own=True),
 ]
 # The routes of no one list: any account may call them, on its own lists.
 UNSCOPED = {("/bucketlists/", "get"), ("/bucketlists/", "post")}
@@ -103,15 +106,20 @@ def test_the_table_holds_every_route_of_the_spec_with_its_role(client, spec_url)
     assert set(documented) == {(op.path, op.method) for op in ROUTES} | UNSCOPED
     for op in ROUTES:
         operation = documented[(op.path, op.method)]
-        assert operation["x-required-role"] == op.needs, op
+        key = "x-required-role-self" if op.own else "x-required-role"
+        assert operation[key] == op.needs, op
         assert {"403", "404"} <= set(operation["responses"]), op
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("op", ROUTES, ids=lambda op: f"{op.method.upper()} {op.path}")
+@pytest.mark.parametrize(
+    "op", ROUTES, ids=lambda op: f"{op.method.upper()} {op.path}{' (own)' if op.own else ''}"
+)
 def test_the_role_matrix(client, setting, op, caller):
+    target = setting.callers[caller].user.id if op.own else setting.target_id
+
     def url(bucket_id: int) -> str:
-        path = op.path.format(id=bucket_id, item_id=setting.item_id, user_id=setting.target_id)
+        path = op.path.format(id=bucket_id, item_id=setting.item_id, user_id=target)
         return "/api/v1" + path
 
     owner = setting.callers[OWNER]
@@ -120,10 +128,12 @@ def test_the_role_matrix(client, setting, op, caller):
         response = client.open(url(setting.bucket_id), method=op.method.upper(), json=op.body)
         missing = client.open(url(MISSING), method=op.method.upper(), json=op.body)
     body = response.get_json(silent=True)
-    if allowed(caller, op.needs):
+    if op.own and caller == OWNER:
+        assert response.status_code == 409, body
+    elif allowed(caller, op.needs):
         assert 200 <= response.status_code < 300, body
         return
-    if caller in ROLES:
+    elif caller in ROLES:
         assert response.status_code == 403, body
         assert body["required_role"] == op.needs and body["role"] == caller
     else:

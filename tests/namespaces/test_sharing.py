@@ -81,6 +81,22 @@ class TestMembers:
             response = client.patch(f"{BUCKETS}{shared}", json={"name": "Mine now"})
         assert response.status_code == 403
 
+    @pytest.mark.parametrize("method", ["patch", "delete"])
+    def test_a_member_change_is_conditional(self, client, alice, bob, shared, method):
+        url = f"{members_of(shared)}{bob.user.id}"
+        with client.login(alice):
+            tag = client.get(url).headers["ETag"]
+            before = snapshot(client, alice, shared)
+            stale = getattr(client, method)(
+                url, json={"role": "viewer"}, headers={"If-Match": '"stale"'}
+            )
+            assert stale.status_code == 412
+            assert snapshot(client, alice, shared) == before
+            current = getattr(client, method)(
+                url, json={"role": "viewer"}, headers={"If-Match": tag}
+            )
+            assert current.status_code in (200, 204)
+
     def test_a_member_leaves(self, client, bob, shared):
         with client.login(bob):
             assert client.delete(f"{members_of(shared)}{bob.user.id}").status_code == 204
@@ -286,6 +302,24 @@ class TestSync:
             client.patch(f"{BUCKETS}{shared}", json={"name": "Trip 2027"})
         rows, _ = changes(client, carol, BUCKETS, list_tokens[2])
         assert [r["name"] for r in rows] == ["Trip 2027"]
+
+    def test_a_write_records_every_members_change_in_as_many_statements_as_alone(
+        self, client, alice, make_account, statements
+    ):
+        """The change record raises every member's counter in one statement (with the
+        rows' entries in it on PostgreSQL, one more on SQLite), however many they are."""
+
+        def recorded_by_a_write(members: int) -> list[str]:
+            with client.login(alice):
+                bucket_id = post(client, BUCKETS, name=f"{members} members")["id"]
+                for _ in range(members):
+                    post(client, members_of(bucket_id), email=make_account().email, role="editor")
+                with statements.capture():
+                    post(client, items_of(bucket_id), name="Hotel")
+            return [s for s in statements if "sync_streams" in s or "sync_changes" in s]
+
+        alone, shared = recorded_by_a_write(0), recorded_by_a_write(20)
+        assert len(shared) == len(alone) == (1 if db.engine.dialect.name == "postgresql" else 2)
 
     def test_a_list_shared_with_you_appears(self, client, alice, make_account, shared):
         dave = make_account("dave@example.com")
