@@ -119,6 +119,7 @@ def test_removing_a_member_while_they_write(owner, member, bob, flushes):
         assert member("GET", f"/bucketlists/{bucket_id}").status == 404
         assert owner("GET", f"/bucketlists/{bucket_id}").body["item_count"] == len(created)
     # The race was run: writes landed before the removal, and others were refused.
+    print(f"outcomes over {ROUNDS} rounds: {dict(outcomes)}")
     assert outcomes[201] and outcomes[404], outcomes
 
 
@@ -148,6 +149,7 @@ def test_changing_a_role_while_they_write(owner, member, bob, flushes):
         assert items_in(bucket_id) == created
         assert_landed_before(flushes, created, "member")
         assert member("GET", f"/bucketlists/{bucket_id}").body["role"] == "viewer"
+    print(f"outcomes over {ROUNDS} rounds: {dict(outcomes)}")
     assert outcomes[201] and outcomes[403], outcomes
 
 
@@ -197,6 +199,7 @@ def test_deleting_a_list_while_members_write(owner, member, bob, write):
         assert member("GET", f"/bucketlists/{bucket_id}").status == 404
         assert member("GET", items).status == 404
         assert_gone_for(member, bucket_id, tokens)
+    print(f"outcomes over {ROUNDS} rounds: {dict(outcomes)}")
     assert outcomes[success] and outcomes[404], outcomes
 
 
@@ -249,4 +252,5 @@ def test_deleting_an_account_while_members_write(app, owner, member, bob, make_a
         assert owner("GET", f"/bucketlists/{third}/members/").body[1:] == []
         # The account is gone; SQLite may give its id to the next one.
         db.session.expunge_all()
+    print(f"outcomes over {ROUNDS} rounds: {dict(outcomes)}")
     assert outcomes[201] and outcomes[404], outcomes
