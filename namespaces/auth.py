@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.extensions import password_guard
+from api.extensions import password_checked, password_guard
 from api.plumbing.errors import error_model
 from api.policies.authentication import (
     AuthenticationFailed,
@@ -17,11 +17,13 @@ from api.policies.authentication import (
 from api.policies.conditional import check_if_match
 from api.policies.loaders import load_owned
 from api.policies.pagination import Listing, list_parser
+from api.policies.transactions import begin_writing
 from api.rest.masks import response_fields
 from api.rest.namespace import Namespace
 from api.rest.resource import Resource
 from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import AccessToken, ApiKey, User, db, utcnow
+from models.sync import delete_account
 from models.user import EMAIL_DOMAIN_RULE
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
@@ -214,12 +216,78 @@ class Logout(ProtectedResource):
         return None, 204
 
 
+password_change = ns.model(
+    "PasswordChange",
+    {
+        "current_password": fields.String(required=True, min_length=1, max_length=1024),
+        "new_password": fields.String(
+            required=True,
+            min_length=User.PASSWORD_MIN_LENGTH,
+            max_length=1024,
+            example="a longer passphrase",
+        ),
+    },
+)
+account_deletion = ns.model(
+    "AccountDeletion",
+    {"password": fields.String(required=True, min_length=1, max_length=1024)},
+)
+
+
+def check_own_password(password: str, lock: bool = False) -> User:
+    """The caller's account when `password` is its password; else 403 (the credential is
+    valid: the password is what is refused). With `lock`, the row is locked for a change
+    of its own columns (FOR NO KEY UPDATE), which rows referring to it do not wait for."""
+    statement = select(User).where(User.id == current_user().id)
+    if lock:
+        begin_writing()
+        statement = statement.with_for_update(key_share=True)
+    account = db.session.scalars(statement).first()
+    if account is None or not account.check_password(password):
+        abort(403, "The password is wrong: nothing was changed.")
+    return account
+
+
 @ns.route("/me")
 class Me(ProtectedResource):
     @ns.marshal_with(user)
     def get(self):
         """Show the caller's account"""
         return current_user()
+
+    @ns.expect(password_change)
+    @ns.response(204, "Password changed; every bearer token of the account revoked")
+    @ns.response(400, "Invalid password, or the new one equals the old", error_model)
+    @ns.response(403, "The current password is wrong", error_model)
+    @password_checked  # guessing the password meets the limit guessing a login does
+    def patch(self):
+        """Change the password; every bearer token of the account stops working at once"""
+        data = payload(password_change)
+        account = check_own_password(data["current_password"], lock=True)
+        if account.check_password(data["new_password"]):
+            abort(
+                400,
+                "Input payload validation failed",
+                errors={"new_password": "It is the current password: choose another."},
+            )
+        account.set_password(data["new_password"], password_method())
+        db.session.execute(delete(AccessToken).where(AccessToken.user_id == account.id))
+        return None, 204
+
+    @ns.expect(account_deletion)
+    @ns.response(204, "Account and everything it owns deleted")
+    @ns.response(400, "No password given", error_model)
+    @ns.response(403, "The password is wrong", error_model)
+    @password_checked
+    def delete(self):
+        """Delete the account and everything it owns, its bucket lists for every member;
+        every key and token of it stops working at once"""
+        if not request.content_length:
+            abort(400, "Input payload validation failed", errors={"password": "Required."})
+        # Not locked here: deleting takes its locks in the order writes take theirs.
+        account = check_own_password(payload(account_deletion)["password"])
+        delete_account(db.session, account.id)
+        return None, 204
 
 
 @ns.route("/keys/")

@@ -34,8 +34,10 @@ error_model = Model(
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
 CONFLICT = "The change collided with a concurrent one and was not made; retry it."
 UNEXPECTED = "The server hit an unexpected error; it has been logged."
-# PostgreSQL's serialization failure and deadlock: the transaction can simply be retried.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL's serialization failure, deadlock and foreign key violation (the parent row
+# deleted meanwhile), and SQLite's foreign key failure: the request can simply be retried.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23503"})
+SQLITE_FOREIGN_KEY = "SQLITE_CONSTRAINT_FOREIGNKEY"
 
 
 # How much of a refused value an error message may quote.
@@ -83,11 +85,18 @@ def _value_at(body, key: str):
 
 
 def is_conflict(error: Exception) -> bool:
-    """Whether `error` is a lost race a retry resolves, not a failure of the database."""
+    """Whether `error` is a lost race a retry resolves, not a failure of the database:
+    a row changed meanwhile, a deadlock or serialization failure, or a row written for a
+    parent that a concurrent transaction deleted (an account deleted while one of its
+    requests writes: the retry is refused its credential)."""
     if isinstance(error, StaleDataError):
         return True
-    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return isinstance(error, DBAPIError) and sqlstate in RETRYABLE_SQLSTATES
+    if not isinstance(error, DBAPIError):
+        return False
+    driver_error = error.orig
+    if getattr(driver_error, "sqlite_errorname", None) == SQLITE_FOREIGN_KEY:
+        return True
+    return getattr(driver_error, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def error_body(error: Exception) -> tuple[dict, int, dict]:

@@ -6,7 +6,9 @@
   keys or tokens meets a 429 as guessing passwords does. It is Flask-Limiter's default
   limit, `shared` under one scope, so that every route adds to the same count.
 * `password_guard` gives `POST /auth/login` and `POST /auth/register` a route limit of
-  their own instead, `RATELIMIT_AUTH` per client address and route.
+  their own instead, `RATELIMIT_AUTH` per client address and route; `password_checked`
+  puts the same limit on the other operations that check a password (`PATCH` and
+  `DELETE /auth/me`), on top of the API-wide one.
 * Not limited: the health check, the root redirect, the documentation and CORS
   preflights (`unlimited`, a request filter).
 * Limited responses carry `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and
@@ -173,18 +175,26 @@ def register_rate_limits(app: Flask) -> RateLimits:
     return limits
 
 
-def password_guard(view: Callable) -> Callable:
-    """A view decorator (a Resource's `decorators`): `RATELIMIT_AUTH` per client address
-    on this route, instead of the API-wide limit. The check runs as the view is called,
-    with the application's own limiter (Flask-Limiter's route limit as a context manager)."""
+def password_checked(handler: Callable) -> Callable:
+    """A decorator: `RATELIMIT_AUTH` per client address on a call of `handler`, a view or
+    a method that checks a password, on top of any other limit. The check runs as it is
+    called, with the application's own limiter (Flask-Limiter's route limit as a context
+    manager)."""
 
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
+    @functools.wraps(handler)
+    def checked(*args, **kwargs):
         limits: RateLimits = current_app.extensions[EXTENSION]
         if not limits.enabled:
-            return view(*args, **kwargs)
+            return handler(*args, **kwargs)
         with limits.password_limit:
-            return view(*args, **kwargs)
+            return handler(*args, **kwargs)
 
+    return checked
+
+
+def password_guard(view: Callable) -> Callable:
+    """A view decorator (a Resource's `decorators`): `password_checked`, instead of the
+    API-wide limit."""
+    guarded = password_checked(view)
     setattr(guarded, OWN_LIMIT, True)
     return guarded

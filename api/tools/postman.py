@@ -19,7 +19,9 @@ run. This export is made for running as much as for reading:
   gets its first one instead.
   A sign-up request invents a fresh `{{email}}`, a login saves `{{accessToken}}`;
 * a request that shares a bucket list with another account by email registers that
-  second account first (`{{memberEmail}}`).
+  second account first (`{{memberEmail}}`); one that checks the caller's password
+  (changing it, deleting the account) registers and logs in an account of its own first,
+  and runs as it (`{{ownToken}}`).
 
 Nothing in the output depends on the clock or chance, so the same API exports the same
 file; Postman's `{{$guid}}` is evaluated when the collection runs.
@@ -46,6 +48,11 @@ JSON_HEADER = {"key": "Content-Type", "value": "application/json"}
 SYNC_HEADER = "X-Sync-Token"
 SYNC = "sync"  # not an HTTP method: the GET of a list with `since`
 MEMBER_EMAIL = "memberEmail"
+OWN_TOKEN = "ownToken"  # noqa: S105 (the name of a variable a run fills)
+# The body fields by which an operation checks the caller's own password.
+OWN_PASSWORD_FIELDS = ("password", "current_password")
+# In a script: the run's password, a variable.
+PASSWORD = 'pm.variables.replaceIn("{{password}}")'  # noqa: S105
 
 
 def collection(api: Api, base_url: str = DEFAULT_BASE_URL) -> dict:
@@ -214,14 +221,24 @@ class Exporter:
             "description": operation.get("description") or operation.get("summary", ""),
         }
         auth = self.auth(operation)
+        body = next((p for p in parameters if p["in"] == "body"), None)
+        fields = self.example(body["schema"]) if body is not None else {}
+        fields = fields if isinstance(fields, dict) else {}
+        # An authenticated request that names an account by email shares with it: a
+        # second account, which the request registers first. One that checks the
+        # caller's password changes or deletes the account itself: it runs as an account
+        # of its own, registered and logged in first, never as the collection's key.
+        invites = auth is None and "email" in fields
+        own_account = auth is None and any(name in fields for name in OWN_PASSWORD_FIELDS)
+        if own_account:
+            auth = {
+                "type": "bearer",
+                "bearer": [{"key": "token", "value": "{{" + OWN_TOKEN + "}}", "type": "string"}],
+            }
         if auth is not None:
             request["auth"] = auth
-        body = next((p for p in parameters if p["in"] == "body"), None)
-        # An authenticated request that names an account by email shares with it: a
-        # second account, which the request registers first.
-        invites = auth is None and body is not None and "email" in self.example(body["schema"])
         if body is not None:
-            example = self.body(body["schema"], invites)
+            example = self.body(body["schema"], invites, own_account)
             request["body"] = {
                 "mode": "raw",
                 "raw": json.dumps(example, indent=2, ensure_ascii=False),
@@ -230,6 +247,8 @@ class Exporter:
         events = []
         if invites:
             events.append(script("prerequest", self.registers_member()))
+        if own_account:
+            events.append(script("prerequest", self.registers_own_account()))
         if self.signs_up(operation, request):
             events.append(
                 script(
@@ -468,41 +487,86 @@ class Exporter:
             merged["required"] += part.get("required", [])
         return merged
 
-    def registers_member(self) -> list[str]:
-        """A pre-request script that registers a fresh second account, `{{memberEmail}}`."""
-        register = next(
+    def url_of(self, path: str) -> str:
+        """The URL of the API's `path`, as a script writes it before replacing variables."""
+        return "{{baseUrl}}" + self.base_path + path
+
+    def register_path(self) -> str:
+        """The path of the public sign-up operation."""
+        return next(
             path
             for path, item in self.spec["paths"].items()
             if path.endswith("/register") and self.auth(item["post"]) == {"type": "noauth"}
         )
-        self.variables.setdefault(MEMBER_EMAIL, "")
+
+    def registration(self, email: str, then: list[str]) -> list[str]:
+        """Script lines that register the account `email` (a JavaScript expression) with
+        `{{password}}`, check the 201, and run `then`."""
         self.credential_variables()
+        return [
+            "pm.sendRequest({",
+            f'    url: pm.variables.replaceIn("{self.url_of(self.register_path())}"),',
+            '    method: "POST",',
+            '    header: {"Content-Type": "application/json"},',
+            "    body: {",
+            '        mode: "raw",',
+            f"        raw: JSON.stringify({{email: {email}, password: {PASSWORD}}})",
+            "    }",
+            "}, function (error, response) {",
+            "    pm.expect(error).to.equal(null);",
+            "    pm.expect(response.code).to.equal(201);",
+            *("    " + line for line in then),
+            "});",
+        ]
+
+    def registers_member(self) -> list[str]:
+        """A pre-request script that registers a fresh second account, `{{memberEmail}}`."""
+        self.variables.setdefault(MEMBER_EMAIL, "")
         return [
             "// The account to share with: a second one, registered now with a new address.",
             'var member = "postman-member-" + pm.variables.replaceIn("{{$guid}}") '
             '+ "@example.com";',
             f'pm.collectionVariables.set("{MEMBER_EMAIL}", member);',
+            *self.registration("member", []),
+        ]
+
+    def registers_own_account(self) -> list[str]:
+        """A pre-request script that registers a fresh account and logs it in: its bearer
+        token is `{{ownToken}}`."""
+        self.variables.setdefault(OWN_TOKEN, "")
+        login = next(path for path in self.spec["paths"] if path.endswith("/login"))
+        logs_in = [
             "pm.sendRequest({",
-            f'    url: pm.variables.replaceIn("{{{{baseUrl}}}}{self.base_path}{register}"),',
+            f'    url: pm.variables.replaceIn("{self.url_of(login)}"),',
             '    method: "POST",',
             '    header: {"Content-Type": "application/json"},',
             "    body: {",
             '        mode: "raw",',
-            "        raw: JSON.stringify("
-            '{email: member, password: pm.variables.replaceIn("{{password}}")})',
+            f"        raw: JSON.stringify({{email: own, password: {PASSWORD}}})",
             "    }",
             "}, function (error, response) {",
-            "    pm.expect(error).to.equal(null);",
-            "    pm.expect(response.code).to.equal(201);",
+            "    pm.expect(response.code).to.equal(200);",
+            f'    pm.collectionVariables.set("{OWN_TOKEN}", response.json().access_token);',
             "});",
         ]
+        return [
+            "// This request changes or deletes the account that makes it: an account of its",
+            "// own, registered and logged in now, not the one the collection's key opens.",
+            'var own = "postman-own-" + pm.variables.replaceIn("{{$guid}}") + "@example.com";',
+            *self.registration("own", logs_in),
+        ]
 
-    def body(self, schema: dict, invites: bool = False) -> object:
+    def body(self, schema: dict, invites: bool = False, own_account: bool = False) -> object:
         """An example body for `schema`; credential fields refer to the run's variables,
-        and the email of an account to share with (`invites`) to `{{memberEmail}}`."""
+        the email of an account to share with (`invites`) to `{{memberEmail}}`, and the
+        password of a request on its own account (`own_account`) to `{{password}}`."""
         example = self.example(schema)
         if isinstance(example, dict) and invites:
             example["email"] = "{{" + MEMBER_EMAIL + "}}"
+        elif isinstance(example, dict) and own_account:
+            for name in OWN_PASSWORD_FIELDS:
+                if name in example:
+                    example[name] = "{{password}}"
         elif isinstance(example, dict):
             present = [name for name in CREDENTIAL_FIELDS if name in example]
             if present:

@@ -13,6 +13,8 @@ PUBLIC = [("post", "/auth/register"), ("post", "/auth/login")]
 PROTECTED = [
     ("post", "/auth/logout"),
     ("get", "/auth/me"),
+    ("patch", "/auth/me"),
+    ("delete", "/auth/me"),
     ("get", "/auth/keys/"),
     ("post", "/auth/keys/"),
     ("get", "/auth/keys/{key}"),

@@ -252,7 +252,7 @@ def test_ids_are_saved_before_they_are_used_and_not_used_after_a_delete(exported
         for name in used:
             assert name in saved, f"{item['name']} uses {{{{{name}}}}} before it is saved"
             assert name not in deleted, f"{item['name']} uses {{{{{name}}}}} after its delete"
-        if item["request"]["method"] == "DELETE":
+        if item["request"]["method"] == "DELETE" and used:  # DELETE /auth/me names no id
             deleted.add(used[-1])
         saved.update(saved_variables(item))
     assert {"todos_id", "auth_keys_id"} <= saved
@@ -362,6 +362,25 @@ def test_sharing_a_list_registers_a_second_account_first(exported):
     assert 'pm.collectionVariables.set("memberEmail", member)' in lines
     assert "/api/v1/auth/register" in lines and "pm.sendRequest" in lines
     assert {"key": "memberEmail", "value": "", "type": "string"} in exported["variable"]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_changing_or_deleting_the_account_runs_as_an_account_of_its_own(exported, method):
+    (item,) = [
+        item
+        for folder in exported["item"]
+        for item in folder["item"]
+        if item["request"]["method"] == method
+        and item["request"]["url"]["raw"].endswith("/auth/me")
+    ]
+    assert item["request"]["auth"]["type"] == "bearer"
+    assert item["request"]["auth"]["bearer"][0]["value"] == "{{ownToken}}"
+    body = json.loads(item["request"]["body"]["raw"])
+    assert body.get("current_password", body.get("password")) == "{{password}}"
+    (prerequest,) = [event for event in item["event"] if event["listen"] == "prerequest"]
+    lines = "\n".join(prerequest["script"]["exec"])
+    assert "/api/v1/auth/register" in lines and "/api/v1/auth/login" in lines
+    assert 'pm.collectionVariables.set("ownToken"' in lines
 
 
 def test_base_url_is_a_variable_default(app):
@@ -543,9 +562,10 @@ def test_newman_runs_the_export_green_against_a_live_server(tmp_path):
     items = [
         item for folder in json.loads(collection.read_text())["item"] for item in folder["item"]
     ]
-    # A request that shares a list registers the second account first (pm.sendRequest).
-    registrations = sum("pm.sendRequest" in str(item["event"]) for item in items)
-    assert registrations == 1
+    # A request that shares a list registers the second account first, and the change
+    # and deletion of the account register and log in one of their own (pm.sendRequest).
+    registrations = sum(str(item["event"]).count("pm.sendRequest") for item in items)
+    assert registrations == 1 + 2 * 2
     requests = len(items)
     total = requests + registrations
     assert stats["requests"] == {"total": total, "pending": 0, "failed": 0}
