@@ -76,18 +76,44 @@ class _Credential:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What a credential may do: read, or read and write. A bearer token may do both.
+READ, WRITE = "read", "write"
+ALL_SCOPES = (READ, WRITE)
+
+
 class ApiKey(_Credential, db.Model):
     __tablename__ = "api_keys"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
+    # Space-separated, as OAuth writes scopes: "read" or "read write".
+    scope: Mapped[str] = mapped_column(String(20), server_default=" ".join(ALL_SCOPES))
+    expires_at: Mapped[datetime | None]
+    # Kept at most once a minute (api.policies.authentication.note_key_use).
+    last_used_at: Mapped[datetime | None]
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
 
     @classmethod
-    def issue(cls, user: User, name: str) -> tuple["ApiKey", str]:
-        """A new key for `user` and its secret, which is not stored anywhere."""
+    def issue(
+        cls, user: User, name: str, scopes=ALL_SCOPES, ttl: int | None = None
+    ) -> tuple["ApiKey", str]:
+        """A new key for `user` with these `scopes`, valid for `ttl` seconds (None: until
+        revoked), and its secret, which is not stored anywhere."""
         secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        key = cls(user_id=user.id, name=name, prefix=secret[:12], digest=digest(secret))
+        now = utcnow()
+        key = cls(
+            user_id=user.id,
+            name=name,
+            prefix=secret[:12],
+            digest=digest(secret),
+            scope=" ".join(scope for scope in ALL_SCOPES if scope in scopes),
+            created_at=now,
+            expires_at=None if ttl is None else now + timedelta(seconds=ttl),
+        )
         return key, secret
 
 

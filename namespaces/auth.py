@@ -24,7 +24,7 @@ from api.rest.resource import Resource
 from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import AccessToken, ApiKey, User, db, utcnow
 from models.sync import delete_account
-from models.user import EMAIL_DOMAIN_RULE
+from models.user import ALL_SCOPES, EMAIL_DOMAIN_RULE, READ, WRITE
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
 
@@ -73,17 +73,49 @@ token = ns.model(
         "expires_in": fields.Integer(required=True, description="Seconds until it expires"),
     },
 )
+# A key lives at most this long when it is given a lifetime (a year); without one it lives
+# until revoked.
+MAX_KEY_TTL = 366 * 86_400
 key_input = ns.model(
     "ApiKeyInput",
-    {"name": fields.String(required=True, min_length=1, max_length=100, example="laptop")},
+    {
+        "name": fields.String(required=True, min_length=1, max_length=100, example="laptop"),
+        "scopes": fields.List(
+            fields.String(enum=list(ALL_SCOPES)),
+            min_items=1,
+            max_items=2,
+            unique=True,
+            example=list(ALL_SCOPES),
+            description='["read"]: the key may only read; ["read", "write"] (the default): '
+            "it may do everything the account may",
+        ),
+        "expires_in": fields.Integer(
+            min=1,
+            max=MAX_KEY_TTL,
+            example=30 * 86_400,
+            description=f"Seconds until the key stops working (at most {MAX_KEY_TTL:,}); "
+            "left out, it works until revoked",
+        ),
+    },
 )
+KEY_SCOPES = fields.List(fields.String(enum=list(ALL_SCOPES)), readonly=True)
+KEY_SCOPES.depends_on = ("scope",)  # shown from the stored column (api.rest.masks)
 key = ns.model(
     "ApiKey",
     {
         "id": fields.Integer(readonly=True),
         "name": fields.String(readonly=True),
         "prefix": fields.String(readonly=True, description="The first characters of the key"),
+        "scopes": KEY_SCOPES,
         "created_at": fields.DateTime(readonly=True),
+        "expires_at": fields.DateTime(
+            readonly=True, nullable=True, description="When it stops working; null: never"
+        ),
+        "last_used_at": fields.DateTime(
+            readonly=True,
+            nullable=True,
+            description="When it was last used, to the minute; null: never",
+        ),
     },
 )
 new_key = ns.clone(
@@ -310,15 +342,28 @@ class KeyList(ProtectedResource):
     )
     @ns.response(400, "Invalid name", error_model)
     def post(self):
-        """Create an API key"""
-        created, secret = ApiKey.issue(current_user(), payload(key_input)["name"])
+        """Create an API key, which may only read, or read and write, and may expire"""
+        data = payload(key_input)
+        scopes = data.get("scopes") or list(ALL_SCOPES)
+        if WRITE in scopes and READ not in scopes:
+            abort(
+                400,
+                "Input payload validation failed",
+                errors={"scopes": 'A key that writes also reads: use ["read", "write"].'},
+            )
+        created, secret = ApiKey.issue(
+            current_user(), data["name"], scopes=scopes, ttl=data.get("expires_in")
+        )
         _, status, headers = save_new(created, KEY_URL)
         response = {
             "id": created.id,
             "name": created.name,
             "prefix": created.prefix,
+            "scopes": created.scopes,
             "key": secret,
             "created_at": created.created_at,
+            "expires_at": created.expires_at,
+            "last_used_at": None,
         }
         return response, status, headers
 

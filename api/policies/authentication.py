@@ -8,18 +8,24 @@ The credential is resolved once per request and kept on `g`, as Flask keeps the 
 user: the rate limiter counts by its account; `refuse_anonymous`, the blueprint's first
 hook, refuses a protected resource's request without one before anything reads its body;
 `mark_private` keeps shared caches away from every answer to one.
+
+A bearer token may do everything its account may; an API key has scopes, `read` or
+`read write`: `refuse_anonymous` refuses a read-only key every write (403) as early as it
+refuses a missing credential. A key may expire, which the lookup checks, and its
+`last_used_at` is written at most once a minute (`note_key_use`).
 """
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app, g, request
 from flask_restx.utils import merge
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, null, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from api.plumbing.errors import error_model
 from api.policies.idempotency import (
@@ -30,14 +36,22 @@ from api.policies.idempotency import (
     idempotent,
 )
 from api.policies.transactions import read_connection
-from api.rest.resource import Resource
-from models import AccessToken, ApiKey, User, digest, utcnow
+from api.rest.resource import WRITES, Resource
+from models import AccessToken, ApiKey, User, db, digest, utcnow
+from models.user import ALL_SCOPES, WRITE
 
 API_KEY_HEADER = "X-API-KEY"
 REALM = "todos-api"
 
 authorizations = {
-    "apikey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+    "apikey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": "A key from `POST /auth/keys/`. A key with the scopes `[read]` may "
+        "only read: every operation whose `x-required-scope` is `write` (POST, PUT, PATCH, "
+        "DELETE) answers it 403. A key may expire (`expires_in`).",
+    },
     "bearer": {
         "type": "apiKey",
         "in": "header",
@@ -52,7 +66,13 @@ MISSING = (
     f"Authentication required: send an {API_KEY_HEADER} header or an "
     "'Authorization: Bearer <token>' header."
 )
-INVALID_KEY = "The API key is invalid or has been revoked."
+INVALID_KEY = "The API key is invalid, expired or revoked."
+READ_ONLY = (
+    "This API key may only read (its scopes are [read]): writing needs a key with the "
+    "write scope, or a bearer token."
+)
+# How stale a key's last_used_at may get before a request writes it again.
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 INVALID_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 (a message)
 TWO_CREDENTIALS = f"Send one credential, an {API_KEY_HEADER} header or a bearer token, not both."
 # Responses to a credential are the caller's own: no shared cache may keep them, and a
@@ -77,11 +97,14 @@ class Principal:
 
 
 class Credential(NamedTuple):
-    """Who made the request, and with what."""
+    """Who made the request, and with what: its kind, its id, what it may do, and (a
+    key) when it was last used as far as the record says."""
 
     user: Principal
     kind: str  # "apikey" or "bearer"
     id: int
+    scopes: frozenset = frozenset(ALL_SCOPES)
+    last_used_at: datetime | None = None
 
 
 class Authentication(NamedTuple):
@@ -113,14 +136,18 @@ def _lookup_statement(model):
 
     Built once: a request binds the digest and nothing else.
     """
-    statement = (
-        select(model.id.label("credential_id"), model.digest, *ACCOUNT)
+    live = model.expires_at > bindparam("now")
+    if model is ApiKey:
+        # A key may never expire; what it may do and when it was last used come with it.
+        live = or_(ApiKey.expires_at.is_(None), live)
+        extra = (ApiKey.scope, ApiKey.last_used_at)
+    else:
+        extra = (literal(" ".join(ALL_SCOPES)).label("scope"), null().label("last_used_at"))
+    return (
+        select(model.id.label("credential_id"), model.digest, *ACCOUNT, *extra)
         .join(User, User.id == model.user_id)
-        .where(model.digest == bindparam("digest"))
+        .where(model.digest == bindparam("digest"), live)
     )
-    if model is AccessToken:
-        statement = statement.where(AccessToken.expires_at > bindparam("now"))
-    return statement
 
 
 LOOKUPS = {model: _lookup_statement(model) for model in (ApiKey, AccessToken)}
@@ -136,7 +163,8 @@ def _lookup(model, secret: str, kind: str) -> Credential | None:
     if row is None or not hmac.compare_digest(row.digest, presented):
         return None
     account = Principal(*(getattr(row, column.key) for column in ACCOUNT))
-    return Credential(account, kind, row.credential_id)
+    scopes = frozenset(row.scope.split())
+    return Credential(account, kind, row.credential_id, scopes, row.last_used_at)
 
 
 def _authenticate() -> Authentication:
@@ -182,7 +210,31 @@ def refuse_anonymous() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     resource = getattr(view, "view_class", None)
     if isinstance(resource, type) and issubclass(resource, ProtectedResource):
-        require_credential()
+        credential = require_credential()
+        # A read-only key is refused a write as early, before anything reads the body.
+        if request.method in WRITES and WRITE not in credential.scopes:
+            raise Forbidden(READ_ONLY)
+
+
+def note_key_use(response):
+    """Record when the request's API key was used (`last_used_at`), at most once a minute
+    per key: most requests find the record recent enough and write nothing. The write is
+    its own short transaction, after the request's; failing it fails nothing."""
+    credential = authenticated()
+    if credential is None or credential.kind != "apikey":
+        return response
+    now = utcnow()
+    if credential.last_used_at is not None and now - credential.last_used_at < KEY_USE_RESOLUTION:
+        return response
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_USE_RESOLUTION)
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(ApiKey).where(ApiKey.id == credential.id, stale).values(last_used_at=now)
+            )
+    except SQLAlchemyError:
+        current_app.logger.warning("Could not record the use of API key %s", credential.id)
+    return response
 
 
 def mark_private(response):

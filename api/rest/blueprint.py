@@ -13,7 +13,13 @@ from werkzeug.utils import cached_property
 from api.plumbing.bodies import JSON, PROBLEM, output_json
 from api.plumbing.errors import error_body, error_model, without_values
 from api.plumbing.hooks import check_body, refuse_nul
-from api.policies.authentication import REALM, authorizations, mark_private, refuse_anonymous
+from api.policies.authentication import (
+    REALM,
+    authorizations,
+    mark_private,
+    note_key_use,
+    refuse_anonymous,
+)
 from api.policies.conditional import tag_response
 from api.rest.openapi31 import openapi_document
 from api.rest.spec import Spec
@@ -54,6 +60,7 @@ blueprint.before_request(refuse_anonymous)
 blueprint.before_request(check_body)
 blueprint.after_request(tag_response)
 blueprint.after_request(mark_private)
+blueprint.after_request(note_key_use)
 
 api = RestApi(
     blueprint,

@@ -2,7 +2,8 @@
 
 Flask-RESTX documents what each resource declares. Some answers come from mechanisms
 every operation goes through instead (the body checks of `api.plumbing.hooks`, the field
-masks of `api.rest.masks`), so they are added here, once, to each operation they apply to.
+masks of `api.rest.masks`, the scopes of API keys), so they are added here, once, to each
+operation they apply to.
 
 A field mask can leave any field out of a response, so the models of masked responses
 (and the models nested in them) have no required fields; input models keep theirs.
@@ -11,7 +12,10 @@ A field mask can leave any field out of a response, so the models of masked resp
 from flask import current_app
 from flask_restx import Swagger
 
+from api.rest.resource import WRITES
+
 BODY_METHODS = frozenset({"post", "put", "patch"})
+SCOPE_KEY = "x-required-scope"
 ERROR_SCHEMA = {"$ref": "#/definitions/Error"}
 
 # Every operation is rate limited (api.policies.rate_limits): each answer tells where the
@@ -93,6 +97,12 @@ class Spec(Swagger):
                     self.masked_models |= _references(response.get("schema"))
         if any(p["in"] == "body" for p in parameters):
             document(responses, 400, "A body that is not valid JSON")
+        if any("apikey" in requirement for requirement in operation.get("security") or []):
+            # What an API key must be allowed to do (api.policies.authentication).
+            writes = method.upper() in WRITES
+            operation[SCOPE_KEY] = "write" if writes else "read"
+            if writes:
+                document(responses, 403, "An API key that may only read (scopes [read])")
         if method in BODY_METHODS:
             document(responses, 413, "The body is larger than MAX_CONTENT_LENGTH")
             document(responses, 415, "The body is not JSON (Content-Type: application/json)")

@@ -14,9 +14,10 @@ run. This export is made for running as much as for reading:
 * a list that hands an `X-Sync-Token` saves it (e.g. `{{todos_sync_token}}`); once the
   resources under it have been created, changed and deleted, a "Sync" request lists what
   changed since that token, which is at least the tombstone of the row just deleted;
-* credentials: the collection sends `{{apiKey}}` as the API key; an operation that is
-  public, or takes Basic or bearer credentials first, says so in its `security` and
-  gets its first one instead.
+* credentials: the collection sends `{{apiKey}}` as the API key (a key that may write:
+  each request's description says which scope it needs); an operation that is public,
+  or takes Basic or bearer credentials first, says so in its `security` and gets its
+  first one instead.
   A sign-up request invents a fresh `{{email}}`, a login saves `{{accessToken}}`;
 * a request that shares a bucket list with another account by email registers that
   second account first (`{{memberEmail}}`); one that checks the caller's password
@@ -35,6 +36,7 @@ from flask_restx import Api
 from flask_restx.swagger import extract_path
 
 from api.rest.masks import FIELDS_PARAM
+from api.rest.spec import SCOPE_KEY
 from api.tools.openapi import swagger_spec
 
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -218,7 +220,7 @@ class Exporter:
             "method": method.upper(),
             "header": self.headers(operation, parameters),
             "url": self.url(path, operation, parameters),
-            "description": operation.get("description") or operation.get("summary", ""),
+            "description": self.describe(operation),
         }
         auth = self.auth(operation)
         body = next((p for p in parameters if p["in"] == "body"), None)
@@ -302,6 +304,17 @@ class Exporter:
             )
         ]
         return listed
+
+    @staticmethod
+    def describe(operation: dict) -> str:
+        """The request's description: the operation's, and the API key scope it needs."""
+        text = operation.get("description") or operation.get("summary", "")
+        scope = operation.get(SCOPE_KEY)
+        if scope == "write":
+            text += "\n\nNeeds an API key with the scope `write`: a read-only key gets 403."
+        elif scope:
+            text += f"\n\nAny API key may do this (scope `{scope}`)."
+        return text.strip()
 
     @staticmethod
     def success_status(operation: dict) -> int:

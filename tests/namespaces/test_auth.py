@@ -188,7 +188,10 @@ def test_create_key_shows_the_secret_once(auth_client):
     response = auth_client.post(KEYS, json={"name": "laptop"})
     assert response.status_code == 201
     created = response.get_json()
-    assert set(created) == {"id", "name", "prefix", "key", "created_at"}
+    assert set(created) == {
+        "id", "name", "prefix", "key", "created_at", "scopes", "expires_at", "last_used_at",
+    }  # fmt: skip
+    assert created["scopes"] == ["read", "write"] and created["expires_at"] is None
     assert created["key"].startswith(created["prefix"])
     assert response.headers["Location"].endswith(f"/api/v1/auth/keys/{created['id']}")
     assert auth_client.get(ME, headers={"X-API-KEY": created["key"]}).status_code == 200

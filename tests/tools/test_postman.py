@@ -383,6 +383,27 @@ def test_changing_or_deleting_the_account_runs_as_an_account_of_its_own(exported
     assert 'pm.collectionVariables.set("ownToken"' in lines
 
 
+def test_each_request_says_which_key_scope_it_needs(exported, spec):
+    for item in requests_of(exported):
+        if is_sync(item):
+            continue  # the second GET of a list: described as a sync
+        method, path = operation_of(item, spec)
+        scope = spec["paths"][path][method].get("x-required-scope")
+        description = item["request"]["description"]
+        if scope == "write":
+            assert "scope `write`" in description and "403" in description, (method, path)
+        elif scope == "read":
+            assert "scope `read`" in description, (method, path)
+        else:
+            assert "scope `" not in description, (method, path)
+    created = [
+        item
+        for item in requests_of(exported)
+        if item["request"]["method"] == "POST" and item["request"]["url"]["raw"].endswith("/keys/")
+    ]
+    assert json.loads(created[0]["request"]["body"]["raw"])["scopes"] == ["read", "write"]
+
+
 def test_base_url_is_a_variable_default(app):
     exported = postman.collection(api, "https://api.example.com/")
     variables = {v["key"]: v["value"] for v in exported["variable"]}
