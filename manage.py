@@ -17,12 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from api.config import DevelopmentConfig, config_from_env
 from api.factory import create_app
 from api.rest.blueprint import api
+from api.rest.resource_models import date_time
 from api.tools import backup as backup_tools
 from api.tools import openapi as spec_tools
 from api.tools import postman as postman_tools
 from api.tools import seed as seeding
-from models import ApiKey, SyncStream, User, db, refresh_statistics, utcnow
+from models import ApiKey, SyncStream, User, archive, db, refresh_statistics, utcnow
 from models.sync import PURGE_BATCH, delete_account, purge_tombstones
+from namespaces.archive import check_archive, without_nulls
 
 GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn.conf.py")
 
@@ -141,6 +143,14 @@ def create_user(email, password):
     click.echo(f"Created account {account.id}: {email}")
 
 
+def account_id(email: str) -> int:
+    """The id of the account with `email`; a usage error when there is none."""
+    account = db.session.scalar(select(User.id).where(User.email == User.normalize_email(email)))
+    if account is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    return account
+
+
 @cli.command("create-key")
 @click.argument("email")
 @click.option("--name", required=True, help="What the key is for, e.g. the machine using it.")
@@ -149,11 +159,7 @@ def create_key(email, name):
     limit = ApiKey.__table__.c.name.type.length
     if not 1 <= len(name) <= limit:
         raise click.BadParameter(f"give 1 to {limit} characters.", param_hint="--name")
-    account = db.session.scalars(select(User).where(User.email == User.normalize_email(email)))
-    account = account.first()
-    if account is None:
-        raise click.ClickException(f"No account has the email {email}.")
-    click.echo(issue_key(account, name))
+    click.echo(issue_key(db.session.get(User, account_id(email)), name))
 
 
 @cli.command("delete-user")
@@ -162,9 +168,7 @@ def create_key(email, name):
 def delete_user(email):
     """Delete an account and everything it owns: its todos, keys, and the bucket lists it
     owns (for every member too); it leaves the lists shared with it."""
-    account = db.session.scalar(select(User.id).where(User.email == User.normalize_email(email)))
-    if account is None:
-        raise click.ClickException(f"No account has the email {email}.")
+    account = account_id(email)
     delete_account(db.session, account)
     db.session.commit()
     click.echo(f"Deleted account {account}: {email}")
@@ -208,6 +212,60 @@ output_option = click.option(
 def write_json(path: str, document: dict) -> None:
     with click.open_file(path, "w", encoding="utf-8") as output:
         output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@cli.command("export")
+@click.argument("email")
+@output_option
+def export(email, output):
+    """Write an account's export: the document GET /auth/me/export streams."""
+    account = account_id(email)
+    started = time.perf_counter()
+    rows = archive.export_size(db.session, account)
+    with (
+        click.progressbar(
+            length=rows, label="Exporting", file=click.get_text_stream("stderr")
+        ) as bar,
+        click.open_file(output, "wb") as written,
+    ):
+        for chunk in archive.export_chunks(db.engine, account, email, progress=bar.update):
+            written.write(chunk)
+    click.echo(f"Exported {email} in {time.perf_counter() - started:.1f} s.", err=output == "-")
+
+
+@cli.command("import")
+@click.argument("email")
+@click.argument("export_file", type=click.File("rb"))
+def import_(email, export_file):
+    """Create the content of an export in an account, as POST /auth/me/import does: all of
+    it, or on any fault nothing."""
+    account = account_id(email)
+    try:
+        document = without_nulls(json.load(export_file))
+    except (ValueError, RecursionError) as error:
+        raise click.ClickException(f"{export_file.name} is not JSON: {error}") from None
+    faults = check_archive(document)
+    if faults:
+        listed = "\n".join(f"  {path}: {fault}" for path, fault in faults.items())
+        raise click.ClickException(f"{export_file.name} cannot be imported:\n{listed}")
+    started = time.perf_counter()
+    with click.progressbar(length=archive.archive_size(document), label="Importing") as bar:
+        try:
+            created = archive.import_archive(
+                db.session, account, document, date_time, progress=bar.update
+            )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"Imported into {email} in {elapsed:.1f} s: {counted(created['todos'], 'todo')}, "
+        f"{counted(created['bucketlists'], 'bucket list')}, {counted(created['items'], 'item')}, "
+        f"{counted(created['members'], 'member')} added."
+    )
+    for skipped in created["members_skipped"]:
+        click.echo(f"Not added (no account has this email): {skipped}")
 
 
 @cli.command("openapi")

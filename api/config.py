@@ -41,6 +41,8 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY")
         self.TOKEN_TTL = int(env.get("TOKEN_TTL", 24 * 3600))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+        # POST /auth/me/import takes a whole account's export (100,000 todos: some 30 MB).
+        self.MAX_IMPORT_LENGTH = int(env.get("MAX_IMPORT_LENGTH", 64 * 1024 * 1024))
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env.get("LOG_FORMAT", "text")
         self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 5))

@@ -1,11 +1,13 @@
 """The SQLAlchemy extension and the pieces every model shares."""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Boolean, DateTime, MetaData, String, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -83,6 +85,29 @@ def begin_writing(session) -> None:
     driver = connection.connection.driver_connection
     if not driver.in_transaction:
         connection.execute(text("BEGIN IMMEDIATE"))
+
+
+@contextmanager
+def snapshot(engine: Engine, batch: int = 1000) -> Iterator[Connection]:
+    """A connection of its own whose reads all see the database as one moment left it,
+    and whose results stream, `batch` rows fetched at a time instead of all at once.
+
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction. SQLite: a deferred `BEGIN`,
+    whose first read fixes what the later ones see (in WAL mode writers go on meanwhile).
+    Rolled back at the end: nothing is written through it.
+    """
+    with engine.connect() as connection:
+        streamed = connection.execution_options(yield_per=batch)
+        if connection.dialect.name == "postgresql":
+            streamed = streamed.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            with streamed.begin():
+                yield streamed
+            return
+        with streamed.begin():
+            streamed.exec_driver_sql("BEGIN")
+            yield streamed
 
 
 class unicode_lower(GenericFunction):  # noqa: N801 (a SQL function, named as SQL names it)

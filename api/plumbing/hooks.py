@@ -5,7 +5,7 @@ import re
 import time
 import uuid
 
-from flask import g, request
+from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from api.plumbing import metrics
@@ -17,13 +17,19 @@ access_log = logging.getLogger("api.access")
 
 
 def check_body() -> None:
-    """A POST, PUT or PATCH body must be JSON and within `MAX_CONTENT_LENGTH`.
+    """A POST, PUT or PATCH body must be JSON and within `MAX_CONTENT_LENGTH` (or the
+    setting its resource's `body_limit` names).
 
     Checked for every such request, whether or not its resource reads the body, so the
     answer does not depend on the route. Raises 413 or 415.
     """
     if request.method not in BODY_METHODS:
         return
+    # A resource may allow a larger body: its `body_limit` names the setting.
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(getattr(view, "view_class", None), "body_limit", None)
+    if setting is not None:
+        request.max_content_length = current_app.config[setting]
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()

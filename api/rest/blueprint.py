@@ -24,7 +24,7 @@ from api.policies.conditional import tag_response
 from api.rest.openapi31 import openapi_document
 from api.rest.spec import Spec
 from api.rest.swagger_ui import render_swagger_ui
-from namespaces.auth import ns as auth_ns
+from namespaces.archive import ns as auth_ns
 from namespaces.members import ns as bucketlist_ns
 from namespaces.todos import ns as todos_ns
 

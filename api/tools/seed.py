@@ -1,6 +1,6 @@
 """Demo data in bulk: accounts, todos, bucket lists and their items.
 
-Rows go in with SQLAlchemy Core, one executemany per batch (one `COPY` on PostgreSQL),
+Rows go in with `models.bulk`, one executemany per batch (one `COPY` on PostgreSQL),
 all in one transaction: a million items take seconds, and a seed that fails leaves
 nothing behind. Every title, name and flag is drawn from `random.Random(seed)`, so the
 same seed gives the same content. Nothing assumes ids: accounts get the first free
@@ -8,16 +8,15 @@ same seed gives the same content. Nothing assumes ids: accounts get the first fr
 so a seed can run on a database that already holds data.
 """
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import NamedTuple
 
-from psycopg import sql
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 
 from models import Bucket, Item, Tag, Todo, User, db, refresh_statistics
+from models.bulk import BATCH_SIZE, insert_rows
 from models.ordering import after_last
 from models.todo import FAR_FUTURE, FAR_PAST, todo_tags
 
@@ -30,7 +29,6 @@ from .wordlists import (
     TODO_TAGS,
 )
 
-BATCH_SIZE = 10_000
 # Creation times are spread over this past period, so sorting by date means something.
 HISTORY = timedelta(days=365)
 TODO_DONE, TODO_NOTED = 0.3, 0.4
@@ -68,12 +66,6 @@ def free_demo_emails(count: int) -> list[str]:
     return [email for email in map(demo_email, numbers) if email not in taken][:count]
 
 
-def batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    rows = iter(rows)
-    while batch := list(itertools.islice(rows, size)):
-        yield batch
-
-
 class Seeder:
     """Draws the demo content from `rng` and inserts it, reporting rows to `progress`."""
 
@@ -91,41 +83,14 @@ class Seeder:
         ]
 
     def insert(self, table: Table, rows: Iterable[dict], return_ids: bool = False) -> list[int]:
-        """Insert `rows` in batches; with `return_ids`, the new ids in the order of `rows`.
-
-        Into the table, not through the mapped class: Core's executemany skips the ORM's
-        per-row work.
-        """
-        if not return_ids and db.session.get_bind().dialect.name == "postgresql":
-            self.copy(table, rows)
-            return []
-        statement = insert(table)
-        if return_ids:
-            statement = statement.returning(table.c.id, sort_by_parameter_order=True)
-        ids = []
-        for batch in batches(rows, self.batch_size):
-            result = db.session.execute(statement, batch)
-            if return_ids:
-                ids.extend(result.scalars())
-            self.progress(len(batch))
-        return ids
-
-    def copy(self, table, rows: Iterable[dict]) -> None:
-        """PostgreSQL: each batch in one `COPY`, which runs the count triggers once.
-
-        psycopg's executemany sends one INSERT per row, and the triggers that keep the
-        counts (models.counts) would update the parent row once per row.
-        """
-        connection = db.session.connection().connection.driver_connection
-        for batch in batches(rows, self.batch_size):
-            columns = list(batch[0])
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with connection.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in batch:
-                    copy.write_row([row[column] for column in columns])
-            self.progress(len(batch))
+        return insert_rows(
+            db.session,
+            table,
+            rows,
+            return_ids=return_ids,
+            progress=self.progress,
+            batch_size=self.batch_size,
+        )
 
     def timeline(self, count: int) -> Iterator[datetime]:
         """`count` creation times, oldest first, over the past `HISTORY`."""

@@ -27,9 +27,11 @@ def assert_refused(response, status: int):
 
 @pytest.mark.parametrize(("method", "path"), BODY_METHODS, ids=ids(BODY_METHODS))
 @pytest.mark.parametrize("signed_in", [True, False], ids=["signed in", "anonymous"])
-def test_bodies_over_the_limit_are_413(client, alice, alices, method, path, signed_in):
+def test_bodies_over_the_limit_are_413(app, client, alice, alices, method, path, signed_in):
     """413 whether or not the operation reads the body; a stranger to a protected
-    operation learns no more than its 401."""
+    operation learns no more than its 401. (An import's limit is its own setting: here
+    the same as every other body's.)"""
+    app.config["MAX_IMPORT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"]
     before = counts()
     body = '{"name": "' + "a" * (1024 * 1024) + '"}'
     with client.login(alice) if signed_in else client:
