@@ -41,18 +41,31 @@ user = ns.model(
         "created_at": fields.DateTime(readonly=True),
     },
 )
+MAX_PASSWORD = 1024
+
+
+def new_password(example: str) -> fields.String:
+    """A password an account gets: the rules of registration."""
+    return fields.String(
+        required=True,
+        min_length=User.PASSWORD_MIN_LENGTH,
+        max_length=MAX_PASSWORD,
+        example=example,
+    )
+
+
+def given_password() -> fields.String:
+    """A password checked against the account's: any text that could be one."""
+    return fields.String(required=True, min_length=1, max_length=MAX_PASSWORD)
+
+
 credentials = ns.model(
     "Credentials",
     {
         "email": Email(
             required=True, max_length=254, pattern=EMAIL_DOMAIN_RULE, example="ada@example.com"
         ),
-        "password": fields.String(
-            required=True,
-            min_length=User.PASSWORD_MIN_LENGTH,
-            max_length=1024,
-            example="correct horse battery",
-        ),
+        "password": new_password("correct horse battery"),
     },
 )
 # Logging in only looks the email up: any text is a 401 unless it is an account's.
@@ -251,18 +264,13 @@ class Logout(ProtectedResource):
 password_change = ns.model(
     "PasswordChange",
     {
-        "current_password": fields.String(required=True, min_length=1, max_length=1024),
-        "new_password": fields.String(
-            required=True,
-            min_length=User.PASSWORD_MIN_LENGTH,
-            max_length=1024,
-            example="a longer passphrase",
-        ),
+        "current_password": given_password(),
+        "new_password": new_password("a longer passphrase"),
     },
 )
 account_deletion = ns.model(
     "AccountDeletion",
-    {"password": fields.String(required=True, min_length=1, max_length=1024)},
+    {"password": given_password()},
 )
 
 
