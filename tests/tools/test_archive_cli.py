@@ -74,7 +74,8 @@ def test_a_document_of_another_version_changes_nothing(database_url, tmp_path):
     assert counts(database_url, "new@example.com")["Todo"] == 0
 
 
-# `manage.py`, except that the process dies (exit code 1) at its first insert of items: an
+# `manage.py`, except that the process dies (exit code 1) as it starts writing items (on
+# SQLite their INSERT; on PostgreSQL the drawing of their ids, before their COPY): an
 # import has written its todos, their tags and its bucket lists by then, uncommitted.
 DIES_HALF_WAY = """
 import os
@@ -86,7 +87,9 @@ from sqlalchemy.engine import Engine
 
 @event.listens_for(Engine, "before_cursor_execute")
 def die(connection, cursor, statement, parameters, context, executemany):
-    if statement.lstrip().upper().startswith("INSERT INTO ITEMS"):
+    inserts = statement.lstrip().upper().startswith("INSERT INTO ITEMS")
+    draws = "nextval" in statement and "items" in str(parameters)
+    if inserts or draws:
         os._exit(1)
 
 
