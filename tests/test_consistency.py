@@ -65,6 +65,16 @@ def database_away() -> OperationalError:
     return OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database"))
 
 
+def parent_deleted_under_a_copy() -> psycopg.Error:
+    """What a bulk `COPY` (models.bulk) meets when the account it writes for is deleted
+    meanwhile: the driver's own error, not wrapped by SQLAlchemy."""
+    return psycopg.errors.ForeignKeyViolation("insert or update on table violates foreign key")
+
+
+def database_away_under_a_copy() -> psycopg.Error:
+    return psycopg.OperationalError("server closed the connection unexpectedly")
+
+
 def unexpected() -> RuntimeError:
     return RuntimeError(SECRET)
 
@@ -74,6 +84,8 @@ ANSWERS = {
     deadlock: (409, "1"),
     serialization_failure: (409, "1"),
     database_away: (503, "5"),
+    parent_deleted_under_a_copy: (409, "1"),
+    database_away_under_a_copy: (503, "5"),
     unexpected: (500, None),
 }
 

@@ -8,7 +8,9 @@ handlers (outside the blueprint) and the `Api`'s (inside it) both use it, so a 5
 
 import logging
 import re
+import sqlite3
 
+import psycopg
 from flask_restx import Model, fields
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -91,12 +93,26 @@ def is_conflict(error: Exception) -> bool:
     requests writes: the retry is refused its credential)."""
     if isinstance(error, StaleDataError):
         return True
-    if not isinstance(error, DBAPIError):
-        return False
-    driver_error = error.orig
+    driver_error = driver_error_of(error)
     if getattr(driver_error, "sqlite_errorname", None) == SQLITE_FOREIGN_KEY:
         return True
     return getattr(driver_error, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def driver_error_of(error: Exception) -> Exception | None:
+    """The database driver's error behind `error`: the one SQLAlchemy wrapped, or `error`
+    itself when the driver raised it directly (a `COPY`, models.bulk); else None."""
+    if isinstance(error, DBAPIError):
+        return error.orig
+    return error if isinstance(error, sqlite3.Error | psycopg.Error) else None
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether `error` says the database cannot be reached or used."""
+    driver_error = driver_error_of(error)
+    return isinstance(error, OperationalError) or isinstance(
+        driver_error, sqlite3.OperationalError | psycopg.OperationalError
+    )
 
 
 def error_body(error: Exception) -> tuple[dict, int, dict]:
@@ -104,8 +120,8 @@ def error_body(error: Exception) -> tuple[dict, int, dict]:
     if is_conflict(error):
         log.info("Write conflict: %s", error)
         return {"message": CONFLICT}, 409, {"Retry-After": "1"}
-    if isinstance(error, OperationalError):
-        log.error("Database unavailable: %s", error.orig or error)
+    if database_unavailable(error):
+        log.error("Database unavailable: %s", driver_error_of(error) or error)
         return {"message": DATABASE_UNAVAILABLE}, 503, {"Retry-After": "5"}
     log.error("Unhandled exception", exc_info=error)
     return {"message": UNEXPECTED}, 500, {}
