@@ -117,6 +117,9 @@ imported = ns.model(
         ),
     },
 )
+# Date-times as every body reads them (`date_time`): RFC 3339, and a UTC year 1 to 9999.
+FORMATS = FormatChecker()
+FORMATS.checks("date-time", raises=ValueError)(date_time)
 VALIDATOR = Draft4Validator(
     {
         **archive.__schema__,
@@ -131,7 +134,7 @@ VALIDATOR = Draft4Validator(
             )
         },
     },
-    format_checker=FormatChecker(),
+    format_checker=FORMATS,
 )
 
 

@@ -24,7 +24,7 @@ from api.rest.resource import Resource
 from api.rest.resource_models import ResourceUrl, payload, save_new
 from models import AccessToken, ApiKey, User, db, utcnow
 from models.sync import delete_account
-from models.user import ALL_SCOPES, EMAIL_DOMAIN_RULE, READ, WRITE
+from models.user import ALL_SCOPES, EMAIL_DOMAIN_RULE, WRITE
 
 ns = Namespace("auth", description="Accounts, bearer tokens and API keys")
 
@@ -100,7 +100,8 @@ key_input = ns.model(
             unique=True,
             example=list(ALL_SCOPES),
             description='["read"]: the key may only read; ["read", "write"] (the default): '
-            "it may do everything the account may",
+            'it may do everything the account may. A key that writes also reads: ["write"] '
+            'is ["read", "write"]',
         ),
         "expires_in": fields.Integer(
             min=1,
@@ -352,13 +353,10 @@ class KeyList(ProtectedResource):
     def post(self):
         """Create an API key, which may only read, or read and write, and may expire"""
         data = payload(key_input)
+        # A key that writes also reads: ["write"] is ["read", "write"].
         scopes = data.get("scopes") or list(ALL_SCOPES)
-        if WRITE in scopes and READ not in scopes:
-            abort(
-                400,
-                "Input payload validation failed",
-                errors={"scopes": 'A key that writes also reads: use ["read", "write"].'},
-            )
+        if WRITE in scopes:
+            scopes = list(ALL_SCOPES)
         created, secret = ApiKey.issue(
             current_user(), data["name"], scopes=scopes, ttl=data.get("expires_in")
         )

@@ -127,7 +127,10 @@ def default_of(field):
     return default() if callable(default) else default
 
 
-DATE_TIME_RULE = "must be an RFC 3339 date-time with an offset, e.g. 2026-12-24T18:00:00Z"
+DATE_TIME_RULE = (
+    "must be an RFC 3339 date-time with an offset, in the years 1 to 9999 once in UTC, "
+    "e.g. 2026-12-24T18:00:00Z"
+)
 
 
 def date_time(value: str) -> datetime:
@@ -137,7 +140,10 @@ def date_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(text) if "T" in text else None
     if parsed is None or parsed.tzinfo is None:
         raise ValueError(DATE_TIME_RULE)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-02:00, past the last UTC year
+        raise ValueError(DATE_TIME_RULE) from None
 
 
 date_time.__schema__ = {"type": "string", "format": "date-time"}  # as a query argument

@@ -559,6 +559,9 @@ class TestTaskFields:
             ("due_at", "2026-12-24"),
             ("due_at", "2026-12-24T18:00:00"),
             ("due_at", "tomorrow"),
+            # Valid RFC 3339, but past the last year once in UTC, or before the first.
+            ("due_at", "9999-12-31T23:59:59-01:00"),
+            ("due_at", "0001-01-01T00:00:00+01:00"),
             ("due_at", 20261224),
             ("priority", 4),
             ("priority", -1),
