@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+import orjson
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
 from flask_migrate import upgrade
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.config import DevelopmentConfig, config_from_env
 from api.factory import create_app
+from api.plumbing.bodies import check_parsed
 from api.rest.blueprint import api
 from api.rest.resource_models import date_time
 from api.tools import backup as backup_tools
@@ -241,10 +243,13 @@ def import_(email, export_file):
     it, or on any fault nothing."""
     account = account_id(email)
     try:
-        document = without_nulls(json.load(export_file))
-    except (ValueError, RecursionError) as error:
+        # Parsed as a body is (api.plumbing.bodies): no NUL, nesting within bounds.
+        parsed = orjson.loads(export_file.read())
+        check_parsed(parsed)
+        document = without_nulls(parsed)
+    except ValueError as error:
         raise click.ClickException(f"{export_file.name} is not JSON: {error}") from None
-    faults = check_archive(document)
+    faults = check_archive(document, limited=False)
     if faults:
         listed = "\n".join(f"  {path}: {fault}" for path, fault in faults.items())
         raise click.ClickException(f"{export_file.name} cannot be imported:\n{listed}")

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import UTCDateTime, begin_writing, db, utcnow
 from .bucket import Bucket, Item, Member
+from .bulk import batches
 from .todo import Todo
 from .user import User
 
@@ -154,12 +155,14 @@ def note_bucket(session: Session, bucket_id: int) -> None:
 
 
 def _members(connection, bucket_ids) -> list:
-    """(bucket id, account id) of each member of these bucket lists."""
-    return list(
-        connection.execute(
-            select(Member.bucket_id, Member.user_id).where(Member.bucket_id.in_(sorted(bucket_ids)))
-        )
-    )
+    """(bucket id, account id) of each member of these bucket lists, looked up a thousand
+    lists at a time (a statement binds at most 65,535 values on PostgreSQL, fewer on
+    SQLite, and an import may note far more lists)."""
+    found = []
+    for batch in batches(sorted(bucket_ids), 1000):
+        statement = select(Member.bucket_id, Member.user_id).where(Member.bucket_id.in_(batch))
+        found.extend(connection.execute(statement))
+    return found
 
 
 for _entity in (Todo, Item, Member):

@@ -44,7 +44,8 @@ class Tag(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(50))
-    key: Mapped[str] = mapped_column(String(50))
+    # The name case-folded (`tag_key`): up to three times its length ("ß" is "ss").
+    key: Mapped[str] = mapped_column(String(150))
     # Kept by the database (models.counts) as todos gain and lose the tag.
     todo_count: Mapped[int] = count_column()
 

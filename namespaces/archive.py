@@ -17,7 +17,7 @@ from api.plumbing.errors import error_model
 from api.policies.authentication import ProtectedResource, current_user
 from api.rest.resource_models import INVALID_BODY, date_time
 from models import EDITOR, VIEWER, db, utcnow
-from models.archive import FORMAT, VERSION, export_chunks, import_archive
+from models.archive import FORMAT, VERSION, archive_size, export_chunks, import_archive
 from namespaces.auth import ns
 from namespaces.bucketlist import bucket_input, item_input
 from namespaces.members import MAX_MEMBERS
@@ -27,6 +27,12 @@ from namespaces.todos import todo_input
 BODY_LIMIT_SETTING = "MAX_IMPORT_LENGTH"
 # How many of a document's faults a 400 names.
 ERRORS_SHOWN = 20
+# An import through the API writes at most this many rows: on SQLite, which has one
+# writer at a time, others wait while it writes (some 12 s at this size, within the 15 s
+# they wait before a 503). `manage.py import` takes any size.
+MAX_IMPORT_ROWS = 125_000
+# Members it may add in all: each is an account looked up by email.
+MAX_IMPORT_MEMBERS = 1_000
 
 
 def _kept(description: str) -> fields.DateTime:
@@ -148,10 +154,11 @@ def without_nulls(value):
     return value
 
 
-def check_archive(document) -> dict[str, str]:
+def check_archive(document, *, limited: bool = True) -> dict[str, str]:
     """The faults of `document` (`without_nulls`) as an import sees them, by the path of
     each (`todos.3.title`); none for an export of this format and version that an import
-    can create."""
+    can create, with at most `MAX_IMPORT_MEMBERS` members and (when `limited`, as through
+    the API) `MAX_IMPORT_ROWS` rows."""
     if not isinstance(document, dict):
         return {"body": "Must be a JSON object: an export of this API."}
     if document.get("format") != FORMAT:
@@ -162,7 +169,22 @@ def check_archive(document) -> dict[str, str]:
             f"document is version {document.get('version')!r}."
         }
     faults = itertools.islice(VALIDATOR.iter_errors(document), ERRORS_SHOWN)
-    return {".".join(map(str, fault.path)) or "body": fault.message for fault in faults}
+    found = {".".join(map(str, fault.path)) or "body": fault.message for fault in faults}
+    if found:
+        return found
+    rows = archive_size(document)
+    if limited and rows > MAX_IMPORT_ROWS:
+        return {
+            "body": f"An import writes at most {MAX_IMPORT_ROWS:,} rows (todos, bucket lists and "
+            f"items); this document holds {rows:,}: split it, or use `manage.py import`."
+        }
+    members = sum(len(bucket.get("members", [])) for bucket in document.get("bucketlists", []))
+    if members > MAX_IMPORT_MEMBERS:
+        return {
+            "bucketlists": f"An import adds at most {MAX_IMPORT_MEMBERS:,} members in all; "
+            f"this document names {members:,}."
+        }
+    return {}
 
 
 @ns.route("/me/export")

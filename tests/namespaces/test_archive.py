@@ -263,6 +263,43 @@ class TestImport:
         assert response.status_code == 201, response.get_json().get("errors", response.get_json())
         assert response.get_json()["todos"] == len(todos)
 
+    def test_at_most_so_many_rows_and_members_in_one_import(self, client, alice, monkeypatch):
+        monkeypatch.setattr("namespaces.archive.MAX_IMPORT_ROWS", 10)
+        monkeypatch.setattr("namespaces.archive.MAX_IMPORT_MEMBERS", 3)
+        too_many = archive(
+            todos=[{"title": "t"}] * 6, bucketlists=[{"name": "b", "items": [{"name": "i"}] * 4}]
+        )
+        members = [{"email": f"m{n}@example.com", "role": "viewer"} for n in range(2)]
+        crowded = archive(bucketlists=[{"name": "b", "members": members}] * 2)
+        with client.login(alice):
+            rows = client.post(IMPORT, json=too_many)
+            people = client.post(IMPORT, json=crowded)
+        assert rows.status_code == 400 and "at most 10 rows" in rows.get_json()["errors"]["body"]
+        assert people.status_code == 400
+        assert "at most 3 members" in people.get_json()["errors"]["bucketlists"]
+        assert rows_of(alice.user.id) == {"Todo": 0, "Bucket": 0, "ApiKey": 1, "AccessToken": 0}
+
+    @pytest.mark.slow
+    def test_many_lists_in_one_import(self, client, alice):
+        """More lists than one statement may bind values (65,535 on PostgreSQL): the sync
+        record looks their members up in batches."""
+        document = archive(bucketlists=[{"name": "b"}] * 70_000)
+        with client.login(alice):
+            response = client.post(IMPORT, json=document)
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["bucketlists"] == 70_000
+
+    def test_tags_longer_once_case_folded_are_kept(self, client, alice):
+        """A 50-character tag may fold to 100 ("ß" and "ẞ" are "ss"): its key still fits."""
+        tag = "ß" * 50
+        with client.login(alice):
+            response = client.post(IMPORT, json=archive(todos=[{"title": "t", "tags": [tag]}]))
+            assert response.status_code == 201, response.get_json()
+            created = client.post(TODOS, json={"title": "u", "tags": ["\u1e9e" * 50]})
+            assert created.status_code == 201, created.get_json()
+            tags = client.get(TODOS + "tags/").get_json()
+        assert [(t["name"], t["todo_count"]) for t in tags] == [(tag, 2)]
+
     def test_a_body_over_the_import_limit_is_a_413(self, app, client, alice):
         app.config["MAX_IMPORT_LENGTH"] = 1000
         with client.login(alice):

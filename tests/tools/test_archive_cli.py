@@ -71,6 +71,10 @@ def test_a_document_of_another_version_changes_nothing(database_url, tmp_path):
     broken.write_text('{"format": ')
     assert "is not JSON" in manage("import", "new@example.com", str(broken), env=env, check=False)
     assert "No account" in manage("export", "nobody@example.com", "-o", "-", env=env, check=False)
+    # Read as a body is: a NUL, which no database keeps alike, is refused.
+    nul = tmp_path / "nul.json"
+    nul.write_text(json.dumps({"format": FORMAT, "version": 1, "todos": [{"title": "a\u0000b"}]}))
+    assert "NUL" in manage("import", "new@example.com", str(nul), env=env, check=False)
     assert counts(database_url, "new@example.com")["Todo"] == 0
 
 
