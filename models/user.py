@@ -99,12 +99,21 @@ class ApiKey(_Credential, db.Model):
 
     @classmethod
     def issue(
-        cls, user: User, name: str, scopes=ALL_SCOPES, ttl: int | None = None
+        cls,
+        user: User,
+        name: str,
+        scopes=ALL_SCOPES,
+        ttl: int | None = None,
+        not_after: datetime | None = None,
     ) -> tuple["ApiKey", str]:
         """A new key for `user` with these `scopes`, valid for `ttl` seconds (None: until
-        revoked), and its secret, which is not stored anywhere."""
+        revoked) but never past `not_after` (when given), and its secret, which is not
+        stored anywhere."""
         secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
         now = utcnow()
+        expires_at = None if ttl is None else now + timedelta(seconds=ttl)
+        if not_after is not None and (expires_at is None or expires_at > not_after):
+            expires_at = not_after
         key = cls(
             user_id=user.id,
             name=name,
@@ -112,7 +121,7 @@ class ApiKey(_Credential, db.Model):
             digest=digest(secret),
             scope=" ".join(scope for scope in ALL_SCOPES if scope in scopes),
             created_at=now,
-            expires_at=None if ttl is None else now + timedelta(seconds=ttl),
+            expires_at=expires_at,
         )
         return key, secret
 

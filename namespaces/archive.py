@@ -189,6 +189,9 @@ def check_archive(document, *, limited: bool = True) -> dict[str, str]:
 
 @ns.route("/me/export")
 class Export(ProtectedResource):
+    # A file to keep, not a representation: no ETag, so no If-None-Match or 304.
+    __apidoc__ = {key: doc for key, doc in ProtectedResource.__apidoc__.items() if key != "get"}
+
     @ns.response(
         200,
         "The account's todos and the bucket lists it owns, as one JSON document, streamed",
@@ -223,6 +226,9 @@ class Import(ProtectedResource):
     @ns.expect(archive)
     @ns.marshal_with(imported, code=201, description="Everything in the document created")
     @ns.response(400, "Not an export of this API, of another version, or invalid", error_model)
+    @ns.response(
+        413, f"The body is larger than {BODY_LIMIT_SETTING} (64 MiB by default)", error_model
+    )
     def post(self):
         """Import an export into the caller's account
 

@@ -248,17 +248,17 @@ class Login(Resource):
 @ns.route("/logout")
 class Logout(ProtectedResource):
     # It revokes the bearer token that makes the call, so that is the one credential it takes.
+    credential_kinds = frozenset({"bearer"})
+    other_credential = (
+        "Logout takes the bearer token it revokes; revoke an API key with DELETE /auth/keys/{id}."
+    )
+
     @ns.doc(security=[{"bearer": []}])
     @ns.response(204, "Token revoked")
     def post(self):
         """Revoke the bearer token that makes this call"""
-        credential = current_credential()
-        if credential.kind != "bearer":
-            raise AuthenticationFailed(
-                "Logout takes the bearer token it revokes; revoke an API key with "
-                "DELETE /auth/keys/{id}."
-            )
-        db.session.execute(delete(AccessToken).where(AccessToken.id == credential.id))
+        token = current_credential().id
+        db.session.execute(delete(AccessToken).where(AccessToken.id == token))
         return None, 204
 
 
@@ -305,6 +305,7 @@ class Me(ProtectedResource):
         """Change the password; every bearer token of the account stops working at once"""
         data = payload(password_change)
         account = check_own_password(data["current_password"], lock=True)
+        check_if_match(account, response_fields(user))
         if account.check_password(data["new_password"]):
             abort(
                 400,
@@ -327,6 +328,9 @@ class Me(ProtectedResource):
             abort(400, "Input payload validation failed", errors={"password": "Required."})
         # Not locked here: deleting takes its locks in the order writes take theirs.
         account = check_own_password(payload(account_deletion)["password"])
+        # The account's representation never changes (id, email, creation), so the
+        # precondition needs no lock of its own.
+        check_if_match(account, response_fields(user))
         delete_account(db.session, account.id)
         return None, 204
 
@@ -357,8 +361,20 @@ class KeyList(ProtectedResource):
         scopes = data.get("scopes") or list(ALL_SCOPES)
         if WRITE in scopes:
             scopes = list(ALL_SCOPES)
+        credential = current_credential()
+        # A key made with an expiring key expires with it at the latest: a leaked key
+        # cannot make itself a lasting one.
+        not_after = None
+        if credential.kind == "apikey":
+            not_after = db.session.scalar(
+                select(ApiKey.expires_at).where(ApiKey.id == credential.id)
+            )
         created, secret = ApiKey.issue(
-            current_user(), data["name"], scopes=scopes, ttl=data.get("expires_in")
+            credential.user,
+            data["name"],
+            scopes=scopes,
+            ttl=data.get("expires_in"),
+            not_after=not_after,
         )
         _, status, headers = save_new(created, KEY_URL)
         response = {

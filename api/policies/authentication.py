@@ -211,6 +211,8 @@ def refuse_anonymous() -> None:
     resource = getattr(view, "view_class", None)
     if isinstance(resource, type) and issubclass(resource, ProtectedResource):
         credential = require_credential()
+        if credential.kind not in resource.credential_kinds:
+            raise AuthenticationFailed(resource.other_credential)
         # A read-only key is refused a write as early, before anything reads the body.
         if request.method in WRITES and WRITE not in credential.scopes:
             raise Forbidden(READ_ONLY)
@@ -273,6 +275,11 @@ class ProtectedResource(Resource):
             },
         },
     )
+
+    # The kinds of credential the resource takes ("apikey", "bearer"); another is a 401
+    # that says `other_credential`. The spec's `security` must name the same ones.
+    credential_kinds = frozenset({"apikey", "bearer"})
+    other_credential = ""
 
     def write(self, handler):
         """A POST runs at most once per `Idempotency-Key` of the caller's account."""

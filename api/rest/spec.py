@@ -104,7 +104,14 @@ class Spec(Swagger):
             if writes:
                 document(responses, 403, "An API key that may only read (scopes [read])")
         if method in BODY_METHODS:
-            document(responses, 413, "The body is larger than MAX_CONTENT_LENGTH")
+            # A route that takes larger bodies (`body_limit`) documents its own 413.
+            responses.setdefault(
+                "413",
+                {
+                    "description": "The body is larger than MAX_CONTENT_LENGTH",
+                    "schema": ERROR_SCHEMA,
+                },
+            )
             document(responses, 415, "The body is not JSON (Content-Type: application/json)")
         for code, response in responses.items():
             headers = response.setdefault("headers", {})

@@ -90,6 +90,27 @@ class TestPasswordChange:
         assert statuses == [403] * limit + [429]
 
 
+class TestConditions:
+    """PATCH and DELETE of the account honour If-Match, as every write does."""
+
+    def test_a_stale_tag_changes_nothing_and_the_current_one_writes(self, client, alice):
+        tag = client.get(ME, headers=alice.headers).headers["ETag"]
+        change = {"current_password": alice.password, "new_password": NEW_PASSWORD}
+        stale = {**alice.headers, "If-Match": '"stale"'}
+        before = db.session.get(User, alice.user.id).password_hash
+        assert client.patch(ME, json=change, headers=stale).status_code == 412
+        assert (
+            client.delete(ME, json={"password": alice.password}, headers=stale).status_code == 412
+        )
+        db.session.expire_all()
+        assert db.session.get(User, alice.user.id).password_hash == before
+        current = {**alice.headers, "If-Match": tag}
+        assert client.patch(ME, json=change, headers=current).status_code == 204
+        gone = client.delete(ME, json={"password": NEW_PASSWORD}, headers=current)
+        assert gone.status_code == 204
+        assert db.session.get(User, alice.user.id) is None
+
+
 class TestAccountDeletion:
     def test_deletes_the_account_and_everything_it_owns(self, client, alice, bob):
         token = bearer(client, alice)

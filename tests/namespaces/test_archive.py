@@ -307,6 +307,18 @@ class TestImport:
         assert response.status_code == 413
         assert rows_of(alice.user.id)["Todo"] == 0
 
+    @pytest.mark.parametrize("spec", ["swagger.json", "openapi.json"])
+    def test_the_spec_states_the_import_limit_and_no_conditional_export(self, client, spec):
+        paths = client.get(f"{API}/{spec}").get_json()["paths"]
+        assert (
+            "MAX_IMPORT_LENGTH"
+            in paths["/auth/me/import"]["post"]["responses"]["413"]["description"]
+        )
+        assert "MAX_CONTENT_LENGTH" in paths["/todos/"]["post"]["responses"]["413"]["description"]
+        export = paths["/auth/me/export"]["get"]
+        assert "304" not in export["responses"]
+        assert "If-None-Match" not in {p["name"] for p in export.get("parameters", [])}
+
     def test_a_read_only_key_may_export_but_not_import(self, client, alice):
         with client.login(alice):
             key = client.post(f"{API}/auth/keys/", json={"name": "r", "scopes": ["read"]})

@@ -11,7 +11,10 @@ from tests.security.routes import BODIES, PROTECTED, ids, url
 
 KEYS = "/api/v1/auth/keys/"
 ME = "/api/v1/auth/me"
-WRITES = [(m, p) for m, p in PROTECTED if m in ("post", "put", "patch", "delete")]
+# The writes an API key may make with the write scope (logout takes no key at all).
+WRITES = [
+    (m, p) for m, p in PROTECTED if m in ("post", "put", "patch", "delete") and p != "/auth/logout"
+]
 
 
 def new_key(client, account, **body) -> dict:
@@ -92,6 +95,20 @@ class TestExpiry:
         assert refused.status_code == 401
         assert "expired" in refused.get_json()["message"]
 
+    def test_a_key_made_by_an_expiring_key_expires_with_it_at_the_latest(self, client, alice):
+        maker = new_key(client, alice, expires_in=3600)
+        made = [
+            client.post(KEYS, json={"name": "made", **body}, headers=as_key(maker)).get_json()
+            for body in ({}, {"expires_in": 7200}, {"expires_in": 60})
+        ]
+        assert [key["expires_at"] for key in made[:2]] == [maker["expires_at"]] * 2
+        assert made[2]["created_at"] < made[2]["expires_at"] < maker["expires_at"]
+        # A key that never expires, or a bearer token, makes keys as asked.
+        lasting = new_key(client, alice)
+        assert new_key(client, alice, expires_in=7200)["expires_at"] > maker["expires_at"]
+        made = client.post(KEYS, json={"name": "made"}, headers=as_key(lasting)).get_json()
+        assert made["expires_at"] is None
+
 
 class TestLastUse:
     def test_recorded_at_most_once_a_minute(self, client, alice, statements):
@@ -150,6 +167,15 @@ class TestBadInput:
         assert response.status_code == 400, response.get_json()
         assert response.get_json()["errors"]
         assert rows() == before
+
+    def test_logout_refuses_every_key_alike(self, client, alice):
+        answers = [
+            client.post("/api/v1/auth/logout", headers=as_key(new_key(client, alice, scopes=s)))
+            for s in (["read"], ["read", "write"])
+        ]
+        assert [answer.status_code for answer in answers] == [401, 401]
+        assert answers[0].get_json() == answers[1].get_json()
+        assert "DELETE /auth/keys/" in answers[0].get_json()["message"]
 
     def test_a_read_only_key_cannot_make_a_key(self, client, alice):
         reader = as_key(new_key(client, alice, scopes=["read"]))
