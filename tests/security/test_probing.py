@@ -9,6 +9,7 @@ from api.factory import create_app
 from api.policies.authentication import TWO_CREDENTIALS
 from models import AccessToken, ApiKey, Todo, db
 from tests.conftest import make_config, running
+from tests.security.routes import ONES, WITH_IDS, url
 
 TODOS = "/api/v1/todos/"
 
@@ -195,3 +196,28 @@ def test_long_values_are_cut_when_quoted(auth_client, method, path, kwargs):
     body = response.get_data(as_text=True)
     assert len(body) < 1_000, body[:200]
     assert response.get_json()["message"]
+
+
+HUGE_IDS = dict.fromkeys(ONES, 2**31) | {"member": 10**20}
+
+
+@pytest.mark.parametrize("path", sorted({path for _, path in WITH_IDS}))
+@pytest.mark.parametrize("credential", [True, False], ids=["credential", "stranger"])
+def test_an_id_no_column_holds_is_a_json_404_for_every_method(client, alice, path, credential):
+    """A method a route does not take, with an id past MAX_ID, was an HTML 500: werkzeug
+    found the route by method first, and Flask-RESTX's 405 matched it again and failed."""
+    headers = alice.headers if credential else {"X-API-KEY": "tdk_nobody"}
+    for method in ("get", "post", "put", "patch", "delete"):
+        response = getattr(client, method)(url(path, HUGE_IDS), json={}, headers=headers)
+        assert response.status_code == 404, (method, response.status_code)
+        assert response.is_json and response.get_json()["message"], method
+    # An id in range is still the route's: a method it does not take is a JSON 405.
+    response = client.post(url("/todos/{todo}"), headers=alice.headers)
+    assert response.status_code == 405 and response.get_json()["message"]
+
+
+@pytest.mark.parametrize("zeros", [1, 2, 30])
+def test_an_id_has_one_spelling(auth_client, zeros):
+    created = auth_client.post(TODOS, json={"title": "one"}).get_json()["id"]
+    assert auth_client.get(f"{TODOS}{created}").status_code == 200
+    assert auth_client.get(f"{TODOS}{'0' * zeros}{created}").status_code == 404
