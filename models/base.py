@@ -217,3 +217,13 @@ class Ordered:
     """
 
     position: Mapped[str] = mapped_column(Position, default=FIRST)
+
+
+def never_reuse_ids(metadata: MetaData) -> None:
+    """Ids are never handed out twice, on SQLite too (AUTOINCREMENT; PostgreSQL's
+    sequences never do): a client may still hold a deleted row's id, in an offline queue
+    of writes or a sync token naming a list's record, and must not reach a newer row
+    through it. Every table whose key is `id`; migration b9d0e2f4a6c8 does the same."""
+    for table in metadata.tables.values():
+        if [column.name for column in table.primary_key] == ["id"]:
+            table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -39,6 +39,26 @@ def test_upgrade_builds_the_models_schema(empty_app):
         db.engine.dispose()
 
 
+def test_upgrade_makes_sqlite_ids_never_reused(empty_app):
+    with empty_app.app_context():
+        upgrade()
+        if db.engine.dialect.name != "sqlite":
+            db.engine.dispose()
+            pytest.skip("PostgreSQL's sequences never hand a value out twice")
+        expected = {
+            table.name
+            for table in db.metadata.tables.values()
+            if table.dialect_kwargs.get("sqlite_autoincrement")
+        }
+        with db.engine.connect() as connection:
+            tables = connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'"
+            )
+            assert {name for (name,) in tables} == expected
+            assert "todos" in expected and "sync_streams" in expected
+        db.engine.dispose()
+
+
 def test_downgrade_removes_everything(empty_app):
     with empty_app.app_context():
         upgrade()

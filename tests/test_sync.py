@@ -324,3 +324,26 @@ class TestRetention:
         auth_client.delete(f"{TODOS}{created[-1]}")
         assert db.session.scalar(tombstones) == 1
         assert since(auth_client, TODOS, token).status_code == 410
+
+
+class TestIdsAreNeverReused:
+    """SQLite handed a deleted newest row's id out again (PostgreSQL never does): a token
+    of a deleted list's items passed on the new list that got its id and its record's."""
+
+    def test_a_deleted_row_s_id_is_not_handed_out_again(self, auth_client):
+        for url, body in ((TODOS, {"title": "t"}), (BUCKETS, {"name": "b"})):
+            first = post(auth_client, url, **body)["id"]
+            assert auth_client.delete(f"{url}{first}").status_code == 204
+            assert post(auth_client, url, **body)["id"] > first
+
+    def test_a_token_of_a_deleted_list_s_items_is_gone_on_a_new_list(self, auth_client):
+        bucket = post(auth_client, BUCKETS, name="old")["id"]
+        post(auth_client, items_of(bucket), name="seen")
+        token = token_of(auth_client, items_of(bucket))
+        auth_client.delete(f"{BUCKETS}{bucket}")
+        again = post(auth_client, BUCKETS, name="new")["id"]
+        post(auth_client, items_of(again), name="a")
+        post(auth_client, items_of(again), name="b")
+        # The list's new id would make the token the new list's: it is not.
+        response = since(auth_client, items_of(again), token)
+        assert response.status_code in (400, 410), response.get_json()
