@@ -16,7 +16,7 @@ from werkzeug.wsgi import ClosingIterator
 from api.plumbing.errors import error_model
 from api.policies.authentication import ProtectedResource, current_user
 from api.rest.resource_models import INVALID_BODY, date_time
-from models import EDITOR, VIEWER, db, utcnow
+from models import EDITOR, VIEWER, db, tag_key, utcnow
 from models.archive import FORMAT, VERSION, archive_size, export_chunks, import_archive
 from namespaces.auth import ns
 from namespaces.bucketlist import bucket_input, item_input
@@ -31,6 +31,11 @@ ERRORS_SHOWN = 20
 # writer at a time, others wait while it writes (some 12 s at this size, within the 15 s
 # they wait before a 503). `manage.py import` takes any size.
 MAX_IMPORT_ROWS = 125_000
+# And at most this many tags on its todos (a todo with 3 tags: 3), and distinct tags: a
+# new tag costs some ten times a todo's tag, which costs a tenth of a row (7,000 todos of
+# 20 new tags each wrote for 25 s).
+MAX_IMPORT_TAGGINGS = 125_000
+MAX_IMPORT_TAGS = 1_000
 # Members it may add in all: each is an account looked up by email.
 MAX_IMPORT_MEMBERS = 1_000
 
@@ -158,7 +163,7 @@ def check_archive(document, *, limited: bool = True) -> dict[str, str]:
     """The faults of `document` (`without_nulls`) as an import sees them, by the path of
     each (`todos.3.title`); none for an export of this format and version that an import
     can create, with at most `MAX_IMPORT_MEMBERS` members and (when `limited`, as through
-    the API) `MAX_IMPORT_ROWS` rows."""
+    the API) no more than `import_size_faults` allows."""
     if not isinstance(document, dict):
         return {"body": "Must be a JSON object: an export of this API."}
     if document.get("format") != FORMAT:
@@ -172,18 +177,37 @@ def check_archive(document, *, limited: bool = True) -> dict[str, str]:
     found = {".".join(map(str, fault.path)) or "body": fault.message for fault in faults}
     if found:
         return found
-    rows = archive_size(document)
-    if limited and rows > MAX_IMPORT_ROWS:
-        return {
-            "body": f"An import writes at most {MAX_IMPORT_ROWS:,} rows (todos, bucket lists and "
-            f"items); this document holds {rows:,}: split it, or use `manage.py import`."
-        }
+    if limited:
+        found = import_size_faults(document)
+        if found:
+            return found
     members = sum(len(bucket.get("members", [])) for bucket in document.get("bucketlists", []))
     if members > MAX_IMPORT_MEMBERS:
         return {
             "bucketlists": f"An import adds at most {MAX_IMPORT_MEMBERS:,} members in all; "
             f"this document names {members:,}."
         }
+    return {}
+
+
+def import_size_faults(document) -> dict[str, str]:
+    """What makes a valid `document` too large to import through the API: more than
+    `MAX_IMPORT_ROWS` rows, `MAX_IMPORT_TAGGINGS` tags on todos or `MAX_IMPORT_TAGS`
+    distinct tags."""
+    todos = document.get("todos", [])
+    taggings = sum(len(todo.get("tags", [])) for todo in todos)
+    tags = len({tag_key(name) for todo in todos for name in todo.get("tags", [])})
+    counted = (
+        (archive_size(document), MAX_IMPORT_ROWS, "rows (todos, bucket lists and items)"),
+        (taggings, MAX_IMPORT_TAGGINGS, "tags on todos"),
+        (tags, MAX_IMPORT_TAGS, "distinct tags"),
+    )
+    for count, limit, what in counted:
+        if count > limit:
+            return {
+                "body": f"An import through the API writes at most {limit:,} {what}; this "
+                f"document holds {count:,}: split it, or use `manage.py import`."
+            }
     return {}
 
 
