@@ -222,6 +222,7 @@ def write_json(path: str, document: dict) -> None:
 def export(email, output):
     """Write an account's export: the document GET /auth/me/export streams."""
     account = account_id(email)
+    email = User.normalize_email(email)  # as the account stores it, and the API exports it
     started = time.perf_counter()
     rows = archive.export_size(db.session, account)
     with (
@@ -270,7 +271,7 @@ def import_(email, export_file):
         f"{counted(created['members'], 'member')} added."
     )
     for skipped in created["members_skipped"]:
-        click.echo(f"Not added (no account has this email): {skipped}")
+        click.echo(f"Not added (no account has this email, or it is this account's): {skipped}")
 
 
 @cli.command("openapi")

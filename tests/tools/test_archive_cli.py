@@ -46,10 +46,11 @@ def test_export_then_import_into_another_account(database_url, tmp_path):
     manage("seed", "--todos", "250", "--buckets", "4", "--items", "40", "--seed", "7", env=env)
     manage("create-user", "new@example.com", "--password", PASSWORD, env=env)
     exported = tmp_path / "demo.json"
-    said = manage("export", "demo@example.com", "-o", str(exported), env=env)
+    said = manage("export", " Demo@Example.COM", "-o", str(exported), env=env)
     assert "Exported demo@example.com" in said
     document = json.loads(exported.read_text())
     assert document["format"] == FORMAT and len(document["todos"]) == 250
+    assert document["account"] == {"email": "demo@example.com"}  # as stored, however typed
     said = manage("import", "new@example.com", str(exported), env=env)
     assert "250 todos, 4 bucket lists, 40 items, 0 members added" in said
     demo, new = counts(database_url, "demo@example.com"), counts(database_url, "new@example.com")
