@@ -301,7 +301,8 @@ def spec_operations(client):
 def test_the_spec_documents_conditional_requests(client):
     seen = set()
     for method, path, operation, params in spec_operations(client):
-        if method == "get":
+        # An export is a file to keep, not a representation: no ETag, so no 304.
+        if method == "get" and path != "/auth/me/export":
             assert params["If-None-Match"]["in"] == "header", path
             assert "304" in operation["responses"], path
         if method in ("put", "patch", "delete"):
