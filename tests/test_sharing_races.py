@@ -27,6 +27,8 @@ from tests.clients import AppHttp, together
 
 RACERS = 24  # requests per round: one change by the owner, the rest a member's writes
 ROUNDS = 5
+# How much later, round by round, the owner's change starts than the writes it races.
+STAGGER = 0.005
 ROUND_TIMEOUT = 60
 
 
@@ -81,9 +83,16 @@ def add_items(member: AppHttp, bucket_id: int, count: int) -> list:
     ]
 
 
-def race(change, writes: list) -> tuple:
-    """The owner's `change` released with the member's `writes`: their results."""
-    results = together([change, *writes], timeout=ROUND_TIMEOUT)
+def race(change, writes: list, round_number: int) -> tuple:
+    """The owner's `change` released with the member's `writes`, starting a little later
+    each round (`STAGGER`), so that the rounds meet the writes at several points
+    rather than all before or all after them: their results."""
+
+    def later():
+        time.sleep(round_number * STAGGER)
+        return change()
+
+    results = together([later, *writes], timeout=ROUND_TIMEOUT)
     return results[0], results[1:]
 
 
@@ -107,6 +116,7 @@ def test_removing_a_member_while_they_write(owner, member, bob, flushes):
         removal, writes = race(
             partial(owner, "DELETE", f"/bucketlists/{bucket_id}/members/{bob.user.id}"),
             [partial(add_items, member, bucket_id, 1) for _ in range(RACERS - 1)],
+            round_number,
         )
         writes = [result for batch in writes for result in batch]
         assert removal.status == 204, removal
@@ -136,6 +146,7 @@ def test_changing_a_role_while_they_write(owner, member, bob, flushes):
                 {"role": "viewer"},
             ),
             [partial(add_items, member, bucket_id, 1) for _ in range(RACERS - 1)],
+            round_number,
         )
         writes = [result for batch in writes for result in batch]
         assert change.status == 200 and change.body["role"] == "viewer", change
@@ -190,6 +201,7 @@ def test_deleting_a_list_while_members_write(owner, member, bob, write):
         deletion, writes = race(
             partial(owner, "DELETE", f"/bucketlists/{bucket_id}"),
             [partial(requests, n) for n in range(RACERS - 1)],
+            round_number,
         )
         assert deletion.status == 204, deletion
         statuses = Counter(result.status for result in writes)
@@ -221,7 +233,10 @@ def test_deleting_an_account_while_members_write(app, owner, member, bob, make_a
         carols = shared_list(theirs, bob.email, "editor", f"carol's {round_number}")
         token = member("GET", "/bucketlists/").headers["X-Sync-Token"]
 
-        def deletion(account_id=carol.user.id):
+        def deletion(account_id=carol.user.id, delay=round_number * STAGGER):
+            # Later each round, as `race` does: a deletion that takes the write lock at
+            # once (no request to parse first) met every write first in some runs.
+            time.sleep(delay)
             with app.app_context():
                 delete_account(db.session, account_id)
                 db.session.commit()
